@@ -1,0 +1,161 @@
+"""Per-clip check on the OpenCV path: detect, follow, crop, score pairs, aggregate (SPEC §5).
+
+Frames are taken every ``frame_step``; each pair is (previous taken frame, current one). The face
+is detected with MTCNN on the first frame and at least every ``detect_every`` taken frames; in
+between, the landmarks are followed with the pair's own landmark flow (untracked points move with
+the median flow), and re-detected at once when fewer than ``min_tracked_fraction`` were tracked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from liveness.config import LivenessConfig
+from liveness.crop import CropWindow
+from liveness.detect import FaceDetector
+from liveness.landmarks import LandmarkBackend, landmark_backend
+from liveness.reference import check_pair
+from liveness.results import ClipVerdict, PairResult, PairStatus, Reason, Verdict
+from liveness.video import validate_frames
+
+
+@dataclass
+class KeyFrame:
+    """The frame shown in the report: the scored pair with the most landmark motion."""
+
+    pair_index: int = -1
+    motion: float = -1.0
+    rgb: np.ndarray | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class ClipResult:
+    """A verdict plus what the report draws (not part of the JSON)."""
+
+    verdict: ClipVerdict
+    keyframe: KeyFrame
+
+
+class ClipChecker:
+    """Runs the check over clips with one detector and landmark backend (loaded once)."""
+
+    def __init__(self, cfg: LivenessConfig, detector: FaceDetector | None = None,
+                 landmarks: LandmarkBackend | None = None) -> None:
+        self.cfg = cfg
+        self.detector = detector or FaceDetector(cfg.min_face_px, cfg.min_face_confidence)
+        self.landmarks = landmarks or landmark_backend(cfg.landmarks)
+
+    def check(self, frames: Iterable[np.ndarray], *, source: str = "", fps: float | None = None,
+              total: int | None = None, quiet: bool = True) -> ClipResult:
+        """Check a clip of RGB frames (``[H, W, 3]`` uint8; grey and RGBA are converted).
+
+        Raises ``ValueError`` for an empty clip or frames that change size, ``TypeError`` for a
+        wrong dtype. Everything else is a :class:`ClipVerdict`, possibly ``undecided``.
+        """
+        cfg = self.cfg
+        pairs: list[PairResult] = []
+        keyframe = KeyFrame()
+        prev_grey = prev_rgb = prev_landmarks = None
+        prev_state = PairStatus.NO_FACE
+        prev_index = since_detect = 0
+        taken = 0
+        bar = tqdm(validate_frames(frames), total=total, unit="frame", disable=quiet,
+                   desc=source or "clip", leave=False)
+        for index, rgb in enumerate(bar):
+            if index % cfg.frame_step:
+                continue
+            taken += 1
+            grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+            tracked = None
+            if prev_grey is not None:
+                pair, tracked = self._pair(prev_grey, grey, prev_landmarks, prev_state,
+                                           prev_index, index)
+                pairs.append(pair)
+                motion = _motion(pair)
+                if motion > keyframe.motion:
+                    keyframe = KeyFrame(len(pairs) - 1, motion, prev_rgb)
+            if tracked is not None and since_detect + 1 < cfg.detect_every:
+                prev_landmarks, prev_state = tracked, PairStatus.SCORED
+                since_detect += 1
+            else:
+                prev_landmarks, prev_state = self._detect(rgb)
+                since_detect = 0
+            prev_grey, prev_rgb, prev_index = grey, rgb, index
+        bar.close()
+        if taken == 0:
+            raise ValueError(f"{source or 'clip'}: no frames (expected at least two decodable frames)")
+        verdict = aggregate(pairs, cfg, frames=index + 1, source=source, fps=fps)
+        return ClipResult(verdict, keyframe)
+
+    def _detect(self, rgb: np.ndarray) -> tuple[np.ndarray | None, PairStatus]:
+        faces = self.detector.detect(rgb)
+        if not faces:
+            return None, PairStatus.NO_FACE
+        if len(faces) > 1:
+            return None, PairStatus.MULTIPLE_FACES
+        return self.landmarks.fit(rgb, faces[0]), PairStatus.SCORED
+
+    def _pair(self, prev_grey: np.ndarray, grey: np.ndarray, landmarks: np.ndarray | None,
+              state: PairStatus, prev_index: int, index: int) -> tuple[PairResult, np.ndarray | None]:
+        """The pair's result and the landmarks followed into ``grey`` (None when tracking failed)."""
+        if landmarks is None:
+            return PairResult(prev_index, index, state), None
+        cfg = self.cfg
+        window = CropWindow.around(landmarks, cfg.crop_scale, cfg.crop_size)
+        evidence = check_pair(window.cut(prev_grey), window.cut(grey), window.to_crop(landmarks), cfg)
+        flow = evidence.landmark_flow / np.float32(window.scale)
+        status = evidence.landmark_status
+        scored = evidence.score is not None
+        pair = PairResult(
+            prev_index, index, PairStatus.SCORED if scored else PairStatus.INSUFFICIENT_MOTION,
+            score=evidence.score, is_live=evidence.is_live,
+            landmark_hist=tuple(evidence.landmark_hist.tolist()),
+            eye_hist=tuple(evidence.eye_hist.tolist()),
+            landmark_vectors=evidence.landmark_vectors, eye_vectors=evidence.eye_vectors,
+            landmarks=landmarks, landmark_flow=flow,
+            eye_boxes=window.to_frame(evidence.eye_boxes.reshape(-1, 2)).reshape(2, 4))
+        if status.mean() < cfg.min_tracked_fraction:
+            return pair, None
+        followed = landmarks + np.where(status[:, None], flow, np.median(flow[status], axis=0))
+        return pair, followed.astype(np.float32)
+
+
+def aggregate(pairs: list[PairResult], cfg: LivenessConfig, *, frames: int, source: str = "",
+              fps: float | None = None) -> ClipVerdict:
+    """The clip verdict from its pair results (rules in docs/decisions.md)."""
+    scored = [p for p in pairs if p.status is PairStatus.SCORED]
+    with_face = [p for p in pairs if p.status in (PairStatus.SCORED, PairStatus.INSUFFICIENT_MOTION)]
+    scores = np.array([p.score for p in scored], np.float64)
+    median = float(np.median(scores)) if len(scores) else None
+    live_fraction = float(np.mean(scores > cfg.threshold)) if len(scores) else None
+
+    reason = None
+    if not pairs:
+        reason = Reason.TOO_FEW_PAIRS
+    elif not with_face:
+        multiple = any(p.status is PairStatus.MULTIPLE_FACES for p in pairs)
+        reason = Reason.MULTIPLE_FACES if multiple else Reason.NO_FACE
+    elif len(scored) < cfg.min_pairs:
+        reason = Reason.INSUFFICIENT_MOTION if len(with_face) >= cfg.min_pairs else Reason.TOO_FEW_PAIRS
+
+    if reason is not None:
+        verdict = Verdict.UNDECIDED
+    elif cfg.aggregation == "vote":
+        verdict = Verdict.LIVE if live_fraction > 0.5 else Verdict.SPOOF
+    else:
+        verdict = Verdict.LIVE if median > cfg.threshold else Verdict.SPOOF
+    return ClipVerdict(verdict=verdict, reason=reason, score=median, live_fraction=live_fraction,
+                       threshold=cfg.threshold, preset=cfg.preset, aggregation=cfg.aggregation,
+                       pairs_used=len(scored), frames=frames, pairs=tuple(pairs), source=source,
+                       fps=fps, config=cfg.to_dict())
+
+
+def _motion(pair: PairResult) -> float:
+    if pair.status is not PairStatus.SCORED:
+        return -1.0
+    return float(np.median(np.linalg.norm(pair.landmark_flow, axis=1)))

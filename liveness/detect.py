@@ -1,0 +1,79 @@
+"""Stage S1: face detection with MTCNN (the ``mtcnn`` package), and the face policy.
+
+Policy (docs/decisions.md): faces smaller than ``min_face_px`` on the box's shorter side or less
+confident than ``min_face_confidence`` are ignored. A frame with exactly one remaining face is used;
+a frame with two or more is not (a bystander beside a phone must not become the subject), and a
+clip with no usable frame for that reason is ``undecided: multiple_faces``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+#: MTCNN's five keypoints in its output order. ``left_eye`` is the eye on the image's left, i.e. the
+#: subject's right eye (iBUG 36-41).
+KEYPOINT_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+MTCNN_MIN_FACE = 20
+
+
+@dataclass(frozen=True)
+class Face:
+    """One detected face in frame pixels."""
+
+    box: np.ndarray
+    """``[4]`` float32 ``(x0, y0, x1, y1)``."""
+    confidence: float
+    keypoints: np.ndarray
+    """``[5, 2]`` float32 (x, y) in :data:`KEYPOINT_NAMES` order."""
+
+    @property
+    def size(self) -> float:
+        """Shorter side of the box, pixels."""
+        return float(min(self.box[2] - self.box[0], self.box[3] - self.box[1]))
+
+    @property
+    def area(self) -> float:
+        """Box area, square pixels."""
+        return float((self.box[2] - self.box[0]) * (self.box[3] - self.box[1]))
+
+
+class FaceDetector:
+    """MTCNN face detector with the size and confidence policy. The network loads on first use."""
+
+    def __init__(self, min_face_px: int = 40, min_confidence: float = 0.9) -> None:
+        self.min_face_px = min_face_px
+        self.min_confidence = min_confidence
+        self._mtcnn = None
+
+    def detect(self, rgb: np.ndarray) -> list[Face]:
+        """Faces in an ``[H, W, 3]`` uint8 RGB frame that pass the policy, largest first."""
+        if not (isinstance(rgb, np.ndarray) and rgb.dtype == np.uint8 and rgb.ndim == 3
+                and rgb.shape[2] == 3):
+            got = f"{rgb.dtype} {rgb.shape}" if isinstance(rgb, np.ndarray) else type(rgb).__name__
+            raise ValueError(f"detect expects an [H, W, 3] uint8 RGB frame, got {got}")
+        if min(rgb.shape[:2]) < self.min_face_px:
+            return []
+        if self._mtcnn is None:
+            from mtcnn import MTCNN  # imports TensorFlow: only when a detector is used
+
+            self._mtcnn = MTCNN()
+        # MTCNN runs on the frame scaled so that min_face_px becomes its default 20 px: that is
+        # 4x less work at 40 px, and mtcnn 1.0.0's pyramid breaks for min_face_size above ~30
+        # (its level count ignores the start scale, so the last levels fall below 12 px).
+        scale = min(1.0, MTCNN_MIN_FACE / self.min_face_px)
+        small = rgb if scale == 1.0 else cv2.resize(rgb, None, fx=scale, fy=scale,
+                                                    interpolation=cv2.INTER_AREA)
+        rows = np.asarray(self._mtcnn.detect_faces(small, box_format="xyxy", output_type="numpy",
+                                                   min_face_size=MTCNN_MIN_FACE), np.float64)
+        # Rows: image id, x0, y0, x1, y1, confidence, the five keypoint x's, then their y's.
+        # Coordinates go back to frame pixels (pixel centres: x = (x_small + 0.5) / scale - 0.5).
+        faces = []
+        for row in rows.reshape(-1, 16):
+            keypoints = np.stack([row[6:11], row[11:16]], axis=1)
+            faces.append(Face(box=(row[1:5] / scale).astype(np.float32), confidence=float(row[5]),
+                              keypoints=((keypoints + 0.5) / scale - 0.5).astype(np.float32)))
+        kept = [f for f in faces if f.size >= self.min_face_px and f.confidence >= self.min_confidence]
+        return sorted(kept, key=lambda f: f.area, reverse=True)

@@ -1,0 +1,49 @@
+"""The ``template`` backend: a 68-point mean shape fitted to MTCNN's 5 keypoints.
+
+The mean shape and the five anchor points that correspond to MTCNN's keypoints live in
+``liveness/data/template_68.json``, built by ``scripts/build_landmark_data.py`` from the dlib
+``training_with_face_landmarks.xml`` annotations (its provenance is in the file).
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import numpy as np
+from skimage.transform import SimilarityTransform
+
+from liveness.detect import Face
+
+
+def load_template() -> tuple[np.ndarray, np.ndarray]:
+    """``(mean_shape [68, 2], anchors [5, 2])`` float64 in the template's normalised frame."""
+    text = resources.files("liveness.data").joinpath("template_68.json").read_text()
+    data = json.loads(text)
+    return np.asarray(data["mean_shape"], np.float64), np.asarray(data["anchors"], np.float64)
+
+
+def fit_template(mean_shape: np.ndarray, anchors: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+    """Map ``mean_shape [68, 2]`` by the similarity taking ``anchors [5, 2]`` to ``keypoints [5, 2]``.
+
+    >>> square = np.array([[0, 0], [1, 0], [0.5, 0.5], [0, 1], [1, 1]], float)
+    >>> fit_template(square, square, square * 2 + 3)[1].tolist()
+    [5.0, 3.0]
+    """
+    transform = SimilarityTransform.from_estimate(anchors, keypoints)
+    if not transform:
+        raise ValueError("MTCNN keypoints are degenerate (collinear or coincident)")
+    return transform(mean_shape).astype(np.float32)
+
+
+class TemplateLandmarks:
+    """68 landmarks as the mean shape under the similarity that best fits MTCNN's keypoints."""
+
+    name = "template"
+
+    def __init__(self) -> None:
+        self.mean_shape, self.anchors = load_template()
+
+    def fit(self, rgb: np.ndarray, face: Face) -> np.ndarray:
+        """``[68, 2]`` float32 (x, y) frame pixels; the image itself is not looked at."""
+        return fit_template(self.mean_shape, self.anchors, face.keypoints)

@@ -1,0 +1,93 @@
+"""The OpenCV reference check of one frame pair: stages S3-S5 composed (SPEC §1-3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from liveness.config import LivenessConfig
+from liveness.conventions import N_LANDMARKS, eye_boxes
+from liveness.reference.decision import decide
+from liveness.reference.flow import eye_flow, landmark_flow
+from liveness.reference.histogram import direction_histogram
+from liveness.reference.polar import cart_to_polar
+from liveness.reference.score import chi_square_score
+
+
+@dataclass(frozen=True)
+class PairEvidence:
+    """What one frame pair shows. Arrays are numpy; coordinates are crop pixels."""
+
+    score: float | None
+    """Chi-square score k in [0, 200], or None when too few vectors passed the gate."""
+    is_live: bool | None
+    """``score > threshold``, or None without a score."""
+    landmark_hist: np.ndarray
+    """``[bins]`` float32 raw counts of landmark flow directions."""
+    eye_hist: np.ndarray
+    """``[bins]`` float32 raw counts of eye-box flow directions."""
+    landmark_flow: np.ndarray
+    """``[68, 2]`` float32 (dx, dy); zero where not tracked."""
+    landmark_status: np.ndarray
+    """``[68]`` bool: the landmark was tracked."""
+    eye_boxes: np.ndarray
+    """``[2, 4]`` float32 ``(x0, y0, x1, y1)``: subject's right eye, then left eye."""
+
+    @property
+    def landmark_vectors(self) -> int:
+        """Landmark vectors counted in the histogram."""
+        return int(self.landmark_hist.sum())
+
+    @property
+    def eye_vectors(self) -> int:
+        """Eye-box vectors counted in the histogram."""
+        return int(self.eye_hist.sum())
+
+
+def check_pair(prev: np.ndarray, next: np.ndarray, landmarks: np.ndarray,
+               cfg: LivenessConfig) -> PairEvidence:
+    """Score one pair of grey face crops with the OpenCV reference path.
+
+    Args:
+        prev, next: ``[height, width]`` uint8 grey crops of the same window in two frames.
+        landmarks: ``[68, 2]`` float (x, y) in ``prev``'s crop pixels, iBUG order.
+        cfg: the configuration.
+
+    Raises:
+        TypeError: crops not uint8. ValueError: wrong ranks or shapes, non-finite landmarks.
+    """
+    validate_pair(prev, next, landmarks)
+    points = np.asarray(landmarks, np.float32)
+    flow, status = landmark_flow(prev, next, points, cfg)
+    boxes = eye_boxes(points, cfg.eye_min_box_px)
+    dense, mask = eye_flow(prev, next, boxes, cfg)
+
+    lm_mag, lm_ang = cart_to_polar(flow)
+    eye_mag, eye_ang = cart_to_polar(dense)
+    lm_hist = direction_histogram(lm_mag, lm_ang, status, cfg.bins, cfg.min_motion_px)
+    eye_hist = direction_histogram(eye_mag, eye_ang, mask, cfg.bins, cfg.min_motion_px)
+
+    enough = lm_hist.sum() >= cfg.min_landmark_vectors and eye_hist.sum() >= cfg.min_eye_vectors
+    score = chi_square_score(lm_hist, eye_hist) if enough else None
+    return PairEvidence(score=score, is_live=decide(score, cfg.threshold), landmark_hist=lm_hist,
+                        eye_hist=eye_hist, landmark_flow=flow, landmark_status=status,
+                        eye_boxes=boxes)
+
+
+def validate_pair(prev: np.ndarray, next: np.ndarray, landmarks: np.ndarray) -> None:
+    """Raise ``TypeError``/``ValueError`` saying what was expected when a pair is malformed."""
+    for name, crop in (("prev", prev), ("next", next)):
+        if not isinstance(crop, np.ndarray):
+            raise TypeError(f"{name} must be a numpy array, got {type(crop).__name__}")
+        if crop.ndim != 2:
+            raise ValueError(f"{name} must be a [height, width] grey crop, got shape {crop.shape}")
+        if crop.dtype != np.uint8:
+            raise TypeError(f"{name} must be uint8 (0..255), got {crop.dtype}")
+    if prev.shape != next.shape:
+        raise ValueError(f"prev and next must have the same shape, got {prev.shape} and {next.shape}")
+    points = np.asarray(landmarks)
+    if points.shape != (N_LANDMARKS, 2):
+        raise ValueError(f"landmarks must be [{N_LANDMARKS}, 2] (x, y), got shape {points.shape}")
+    if not np.all(np.isfinite(points)):
+        raise ValueError("landmarks must be finite")
