@@ -1,9 +1,11 @@
 """Per-clip check on the OpenCV path: detect, follow, crop, score pairs, aggregate (SPEC §5).
 
 Frames are taken every ``frame_step``; each pair is (previous taken frame, current one). The face
-is detected with MTCNN on the first frame and at least every ``detect_every`` taken frames; in
-between, the landmarks are followed with the pair's own landmark flow (untracked points move with
-the median flow), and re-detected at once when fewer than ``min_tracked_fraction`` were tracked.
+is detected with MTCNN on the first frame and at least every ``detect_every`` taken frames. In
+between, the landmarks are followed with the pair's own landmark flow: the similarity transform
+fitted to the tracked points moves the whole shape, so it keeps its form and cannot drift apart.
+Tracking fails, and the next frame is detected again, when fewer than ``min_tracked_fraction``
+points were tracked or they stray from that similarity by more than ``max_track_residual``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+from skimage.transform import SimilarityTransform
 from tqdm import tqdm
 
 from liveness.config import LivenessConfig
@@ -24,13 +27,20 @@ from liveness.results import ClipVerdict, PairResult, PairStatus, Reason, Verdic
 from liveness.video import validate_frames
 
 
-@dataclass
-class KeyFrame:
-    """The frame shown in the report: the scored pair with the most landmark motion."""
+SNAPSHOT_PX = 256
 
-    pair_index: int = -1
-    motion: float = -1.0
-    rgb: np.ndarray | None = field(default=None, repr=False)
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The face window of a scored pair's first frame, JPEG-compressed, for the report."""
+
+    window: CropWindow
+    jpeg: bytes = field(repr=False)
+
+    def rgb(self) -> np.ndarray:
+        """The ``[size, size, 3]`` uint8 RGB picture; map frame points with ``window.to_crop``."""
+        return cv2.cvtColor(cv2.imdecode(np.frombuffer(self.jpeg, np.uint8), cv2.IMREAD_COLOR),
+                            cv2.COLOR_BGR2RGB)
 
 
 @dataclass(frozen=True)
@@ -38,7 +48,15 @@ class ClipResult:
     """A verdict plus what the report draws (not part of the JSON)."""
 
     verdict: ClipVerdict
-    keyframe: KeyFrame
+    snapshots: dict[int, Snapshot]
+    """Pair index -> snapshot, for every scored pair."""
+
+    def representative_pair(self) -> int | None:
+        """The scored pair whose score is closest to the clip's median, or None."""
+        median = self.verdict.score
+        if median is None or not self.snapshots:
+            return None
+        return min(self.snapshots, key=lambda i: abs(self.verdict.pairs[i].score - median))
 
 
 class ClipChecker:
@@ -59,7 +77,7 @@ class ClipChecker:
         """
         cfg = self.cfg
         pairs: list[PairResult] = []
-        keyframe = KeyFrame()
+        snapshots: dict[int, Snapshot] = {}
         prev_grey = prev_rgb = prev_landmarks = None
         prev_state = PairStatus.NO_FACE
         prev_index = since_detect = 0
@@ -75,10 +93,9 @@ class ClipChecker:
             if prev_grey is not None:
                 pair, tracked = self._pair(prev_grey, grey, prev_landmarks, prev_state,
                                            prev_index, index)
+                if pair.status is PairStatus.SCORED:
+                    snapshots[len(pairs)] = _snapshot(prev_rgb, prev_landmarks, self.cfg)
                 pairs.append(pair)
-                motion = _motion(pair)
-                if motion > keyframe.motion:
-                    keyframe = KeyFrame(len(pairs) - 1, motion, prev_rgb)
             if tracked is not None and since_detect + 1 < cfg.detect_every:
                 prev_landmarks, prev_state = tracked, PairStatus.SCORED
                 since_detect += 1
@@ -90,7 +107,7 @@ class ClipChecker:
         if taken == 0:
             raise ValueError(f"{source or 'clip'}: no frames (expected at least two decodable frames)")
         verdict = aggregate(pairs, cfg, frames=index + 1, source=source, fps=fps)
-        return ClipResult(verdict, keyframe)
+        return ClipResult(verdict, snapshots)
 
     def _detect(self, rgb: np.ndarray) -> tuple[np.ndarray | None, PairStatus]:
         faces = self.detector.detect(rgb)
@@ -121,8 +138,29 @@ class ClipChecker:
             eye_boxes=window.to_frame(evidence.eye_boxes.reshape(-1, 2)).reshape(2, 4))
         if status.mean() < cfg.min_tracked_fraction:
             return pair, None
-        followed = landmarks + np.where(status[:, None], flow, np.median(flow[status], axis=0))
-        return pair, followed.astype(np.float32)
+        return pair, follow(landmarks, flow, status, cfg.max_track_residual)
+
+
+def follow(landmarks: np.ndarray, flow: np.ndarray, status: np.ndarray,
+           max_residual: float) -> np.ndarray | None:
+    """``[68, 2]`` landmarks moved by the similarity fitted to the tracked points' flow, or None.
+
+    None when the fit is degenerate or the tracked points' median distance from it exceeds
+    ``max_residual`` x the shape's larger extent.
+
+    >>> pts = np.array([[0, 0], [10, 0], [0, 10], [10, 10]], np.float32)
+    >>> follow(pts, np.full((4, 2), 0.5, np.float32), np.ones(4, bool), 0.05)[3].tolist()
+    [10.5, 10.5]
+    """
+    src = landmarks[status].astype(np.float64)
+    dst = src + flow[status]
+    transform = SimilarityTransform.from_estimate(src, dst)
+    if not transform:
+        return None
+    residual = float(np.median(np.linalg.norm(transform(src) - dst, axis=1)))
+    if residual > max_residual * float(np.ptp(landmarks, axis=0).max()):
+        return None
+    return transform(landmarks).astype(np.float32)
 
 
 def aggregate(pairs: list[PairResult], cfg: LivenessConfig, *, frames: int, source: str = "",
@@ -155,7 +193,9 @@ def aggregate(pairs: list[PairResult], cfg: LivenessConfig, *, frames: int, sour
                        fps=fps, config=cfg.to_dict())
 
 
-def _motion(pair: PairResult) -> float:
-    if pair.status is not PairStatus.SCORED:
-        return -1.0
-    return float(np.median(np.linalg.norm(pair.landmark_flow, axis=1)))
+def _snapshot(rgb: np.ndarray, landmarks: np.ndarray, cfg: LivenessConfig) -> Snapshot:
+    window = CropWindow.around(landmarks, cfg.crop_scale, cfg.crop_size)
+    window = window.resized(min(window.side, SNAPSHOT_PX))
+    ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(window.cut(rgb), cv2.COLOR_RGB2BGR),
+                            [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return Snapshot(window, jpeg.tobytes())

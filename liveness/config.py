@@ -91,6 +91,9 @@ class LivenessConfig:
     followed with the landmark flow and re-detected as soon as tracking fails."""
     min_tracked_fraction: float = 0.8
     """Tracking fails when fewer than this fraction of the 68 landmarks have status true."""
+    max_track_residual: float = 0.05
+    """Tracking fails when the tracked points stray from the similarity transform that follows the
+    face by more than this fraction of the face size (median over points)."""
     min_face_px: int = 40
     """Faces whose MTCNN box is smaller than this on its shorter side are ignored, pixels."""
     min_face_confidence: float = 0.9

@@ -46,16 +46,21 @@ class CropWindow:
         origin = np.array([self.x0, self.y0], np.float64)
         return ((np.asarray(points, np.float64) - origin + 0.5) * self.scale - 0.5).astype(np.float32)
 
+    def resized(self, size: int) -> CropWindow:
+        """The same window cut to ``size`` pixels."""
+        return CropWindow(self.x0, self.y0, self.side, size)
+
     def to_frame(self, points: np.ndarray) -> np.ndarray:
         """Crop ``(u, v)`` back to frame ``(x, y)``, float32."""
         origin = np.array([self.x0, self.y0], np.float64)
         return ((np.asarray(points, np.float64) + 0.5) / self.scale - 0.5 + origin).astype(np.float32)
 
-    def cut(self, grey: np.ndarray) -> np.ndarray:
-        """The ``[size, size]`` uint8 crop of an ``[H, W]`` uint8 grey frame."""
-        h, w = grey.shape
+    def cut(self, image: np.ndarray) -> np.ndarray:
+        """The ``[size, size(, C)]`` uint8 crop of an ``[H, W(, C)]`` uint8 frame."""
+        h, w = image.shape[:2]
         pad = max(0, -self.x0, -self.y0, self.x0 + self.side - w, self.y0 + self.side - h)
         if pad:
-            grey = cv2.copyMakeBorder(grey, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-        window = grey[self.y0 + pad:self.y0 + pad + self.side, self.x0 + pad:self.x0 + pad + self.side]
+            image = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        window = image[self.y0 + pad:self.y0 + pad + self.side,
+                       self.x0 + pad:self.x0 + pad + self.side]
         return cv2.resize(window, (self.size, self.size), interpolation=cv2.INTER_AREA)
