@@ -54,9 +54,9 @@ def _draw_frame(axes, result: ClipResult) -> None:
         (x0, y0), (x1, y1) = window.to_crop(box.reshape(2, 2))
         axes.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="magenta",
                                  linewidth=1.5))
-    axes.set_title(f"frames {pair.prev_index}->{pair.next_index} (score {pair.score:.1f}, nearest "
-                   f"the median): landmark flow x{ARROW_GAIN:g} (yellow), eyeball boxes "
-                   "(magenta)", fontsize=8)
+    axes.set_title(f"frames {pair.prev_index}->{pair.next_index}, score {pair.score:.1f} (the pair "
+                   f"nearest the median)\nlandmark flow x{ARROW_GAIN:g} (yellow), eyeball boxes "
+                   "(magenta)", fontsize=9)
 
 
 def _draw_histograms(axes, verdict) -> None:
