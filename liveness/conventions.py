@@ -38,9 +38,13 @@ LEFT_EYE = range(42, 48)
 
 
 def direction_bin(theta: np.ndarray, bins: int) -> np.ndarray:
-    """Bin index in ``0..bins-1`` of angles ``theta`` in radians, ``[0, 2*pi]`` (2*pi wraps to 0)."""
-    index = np.floor(np.asarray(theta, dtype=np.float64) * bins / (2 * np.pi)).astype(np.int64)
-    return np.where(index >= bins, index - bins, index)
+    """Bin index in ``0..bins-1`` of angles ``theta`` in radians, ``[0, 2*pi]`` (2*pi wraps to 0).
+
+    Computed in float32 as ``floor(theta * float32(bins / (2*pi)))``, the graph's exact formula.
+    """
+    scale = np.float32(bins / (2 * np.pi))
+    index = np.floor(np.asarray(theta, dtype=np.float32) * scale).astype(np.int64)
+    return np.clip(np.where(index >= bins, index - bins, index), 0, bins - 1)
 
 
 def eye_centres(landmarks: np.ndarray) -> np.ndarray:
@@ -62,16 +66,20 @@ def eye_boxes(landmarks: np.ndarray, min_size: float) -> np.ndarray:
     for a, b in EYE_BOX_CORNERS:
         lo = np.minimum(pts[a], pts[b])
         hi = np.maximum(pts[a], pts[b])
-        centre = (lo + hi) / 2
-        half = np.maximum((hi - lo) / 2, np.float32(min_size) / 2)
+        centre = (lo + hi) * np.float32(0.5)
+        half = np.maximum((hi - lo) * np.float32(0.5), np.float32(min_size * 0.5))
         boxes.append(np.concatenate([centre - half, centre + half]))
     return np.stack(boxes).astype(np.float32)
 
 
 def patch_origin(box: np.ndarray, patch: int) -> np.ndarray:
-    """Integer top-left ``(x, y)`` of the ``patch``-pixel square centred on a ``(x0, y0, x1, y1)`` box."""
-    centre = (np.asarray(box[:2], dtype=np.float64) + np.asarray(box[2:], dtype=np.float64)) / 2
-    return (np.floor(centre + 0.5) - patch // 2).astype(np.int64)
+    """Integer top-left ``(x, y)`` of the ``patch``-pixel square centred on a ``(x0, y0, x1, y1)`` box.
+
+    ``floor((lo + hi) * 0.5 + 0.5) - patch // 2`` in float32, the graph's exact formula.
+    """
+    box = np.asarray(box, dtype=np.float32)
+    centre = (box[:2] + box[2:]) * np.float32(0.5)
+    return (np.floor(centre + np.float32(0.5)) - patch // 2).astype(np.int64)
 
 
 def box_mask(box: np.ndarray, origin: np.ndarray, patch: int) -> np.ndarray:

@@ -1,0 +1,72 @@
+"""Stage S3 in TensorFlow: flow at the landmarks (LK) and in the eyeball boxes (Farneback).
+
+Twin of ``liveness/reference/flow.py``: same names, arguments and conventions, batched.
+Flow is ``(dx, dy)`` in crop pixels, from ``prev`` to ``next``.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from liveness.config import LivenessConfig
+from liveness.conventions import EYE_BOX_CORNERS
+from model_graph.farneback import farneback
+from model_graph.lucas_kanade import lucas_kanade
+from model_graph.sampling import gather_pixels
+
+
+def landmark_flow(prev: tf.Tensor, next: tf.Tensor, points: tf.Tensor,
+                  cfg: LivenessConfig) -> tuple[tf.Tensor, tf.Tensor]:
+    """Pyramidal LK at ``points [B, N, 2]`` (x, y) between ``[B, H, W]`` float crops (0..255).
+
+    Returns ``flow [B, N, 2]`` float32 (0 where not tracked) and ``status [B, N]`` bool.
+    """
+    moved, status = lucas_kanade(prev, next, points, window=cfg.lk_window,
+                                 max_level=cfg.lk_max_level, iterations=cfg.lk_iterations,
+                                 epsilon=cfg.lk_epsilon, min_eigenvalue=cfg.lk_min_eigenvalue)
+    return tf.where(status[..., None], moved - points, 0.0), status
+
+
+def eye_boxes(landmarks: tf.Tensor, min_size: float) -> tf.Tensor:
+    """``[B, 2, 4]`` eyeball boxes ``(x0, y0, x1, y1)`` from ``[B, 68, 2]`` landmarks.
+
+    The formula of ``liveness.conventions.eye_boxes``: corners 37/40 and 43/46, grown about their
+    centre to at least ``min_size`` per side.
+    """
+    boxes = []
+    for a, b in EYE_BOX_CORNERS:
+        lo = tf.minimum(landmarks[:, a], landmarks[:, b])
+        hi = tf.maximum(landmarks[:, a], landmarks[:, b])
+        centre = (lo + hi) * 0.5
+        half = tf.maximum((hi - lo) * 0.5, min_size * 0.5)
+        boxes.append(tf.concat([centre - half, centre + half], -1))
+    return tf.stack(boxes, 1)
+
+
+def eye_flow(prev: tf.Tensor, next: tf.Tensor, boxes: tf.Tensor,
+             cfg: LivenessConfig) -> tuple[tf.Tensor, tf.Tensor]:
+    """Farneback flow on the ``eye_patch_px`` square centred on each box (reflect-101 outside).
+
+    Args:
+        prev, next: ``[B, H, W]`` float crops, 0..255.
+        boxes: ``[B, 2, 4]`` float32 ``(x0, y0, x1, y1)``.
+
+    Returns:
+        ``flow [B, 2, P, P, 2]`` float32 and ``mask [B, 2, P, P]`` bool (pixel inside the box).
+    """
+    size = cfg.eye_patch_px
+    centre = (boxes[..., :2] + boxes[..., 2:]) * 0.5
+    origin = tf.floor(centre + 0.5) - float(size // 2)                  # [B, 2, 2]
+    steps = tf.range(size, dtype=tf.float32)
+    xs = origin[..., 0:1] + steps                                       # [B, 2, P]
+    ys = origin[..., 1:2] + steps
+    grid_x = tf.broadcast_to(xs[:, :, None, :], [tf.shape(boxes)[0], 2, size, size])
+    grid_y = tf.broadcast_to(ys[:, :, :, None], [tf.shape(boxes)[0], 2, size, size])
+    ix, iy = tf.cast(grid_x, tf.int32), tf.cast(grid_y, tf.int32)
+    patches = [tf.reshape(gather_pixels(image, ix, iy, "reflect101"), [-1, size, size])
+               for image in (prev, next)]
+    flow = farneback(patches[0], patches[1], window=cfg.fb_window, iterations=cfg.fb_iterations,
+                     poly_n=cfg.fb_poly_n, poly_sigma=cfg.fb_poly_sigma)
+    in_x = (grid_x >= boxes[..., 0, None, None]) & (grid_x <= boxes[..., 2, None, None])
+    in_y = (grid_y >= boxes[..., 1, None, None]) & (grid_y <= boxes[..., 3, None, None])
+    return tf.reshape(flow, [-1, 2, size, size, 2]), in_x & in_y

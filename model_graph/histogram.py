@@ -1,0 +1,34 @@
+"""Stage S4b in TensorFlow: direction histograms with the motion gate (twin of the reference).
+
+Built from ``one_hot`` and ``reduce_sum`` (``histogram_fixed_width`` and ``bincount`` do not
+convert to TFLite built-ins).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+
+def direction_bin(angle: tf.Tensor, bins: int) -> tf.Tensor:
+    """Bin index (int32) of angles in ``[0, 2*pi]``; the formula of ``conventions.direction_bin``."""
+    index = tf.cast(tf.floor(angle * np.float32(bins / (2 * math.pi))), tf.int32)
+    return tf.clip_by_value(tf.where(index >= bins, index - bins, index), 0, bins - 1)
+
+
+def direction_histogram(magnitude: tf.Tensor, angle: tf.Tensor, valid: tf.Tensor, bins: int,
+                        min_motion_px: float) -> tf.Tensor:
+    """``[B, bins]`` float32 counts of the valid vectors at least ``min_motion_px`` long.
+
+    ``magnitude``, ``angle`` and ``valid`` are ``[B, ...]``; all axes after the first are counted.
+
+    >>> direction_histogram(tf.constant([[1.0, 1.0, 0.1]]), tf.constant([[0.1, 3.2, 1.0]]),
+    ...                     tf.constant([[True, True, True]]), 10, 0.5).numpy().tolist()
+    [[1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0]]
+    """
+    keep = tf.cast(valid & (magnitude >= min_motion_px), tf.float32)
+    votes = tf.one_hot(direction_bin(angle, bins), bins) * keep[..., None]
+    batch = tf.shape(votes)[0]
+    return tf.reduce_sum(tf.reshape(votes, [batch, -1, bins]), axis=1)

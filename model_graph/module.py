@@ -1,0 +1,43 @@
+"""``LivenessCheck``: the batched pair check as one ``tf.Module`` with an exportable signature."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from liveness.config import LivenessConfig
+from liveness.conventions import N_LANDMARKS
+from model_graph.check import check_pair
+from model_graph.farneback import farneback_levels
+
+
+class LivenessCheck(tf.Module):
+    """The check of ``B`` frame pairs, built for one config and one crop size.
+
+    Call it (or its ``check`` ``tf.function``) with ``prev``, ``next``: ``[B, S, S]`` uint8 grey face crops (0..255, the same window
+    cut from two frames) and ``landmarks``: ``[B, 68, 2]`` float32 (x, y) in ``prev``'s crop
+    pixels, where ``S = cfg.crop_size``. It returns the dict of ``model_graph.check.check_pair``.
+    ``jit_compile=True`` compiles the graph with XLA.
+
+    Raises ``ValueError`` for a config the graph cannot run (eye patch large enough for OpenCV's
+    Farneback to add a pyramid level, which this port does not implement).
+    """
+
+    def __init__(self, cfg: LivenessConfig, *, jit_compile: bool = False) -> None:
+        super().__init__(name="liveness_check")
+        if farneback_levels(cfg.eye_patch_px, cfg.fb_pyr_scale, cfg.fb_levels) > 0:
+            raise ValueError(f"eye_patch_px={cfg.eye_patch_px} makes OpenCV's Farneback use more "
+                             f"than one level; the graph supports patches below "
+                             f"{int(32 / cfg.fb_pyr_scale)} px")
+        self.cfg = cfg
+        size = cfg.crop_size
+        signature = [tf.TensorSpec([None, size, size], tf.uint8, name="prev"),
+                     tf.TensorSpec([None, size, size], tf.uint8, name="next"),
+                     tf.TensorSpec([None, N_LANDMARKS, 2], tf.float32, name="landmarks")]
+        self.check = tf.function(self._check, input_signature=signature, jit_compile=jit_compile)
+
+    def __call__(self, prev: tf.Tensor, next: tf.Tensor, landmarks: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Run the traced (and, with ``jit_compile``, XLA-compiled) check."""
+        return self.check(prev, next, landmarks)
+
+    def _check(self, prev: tf.Tensor, next: tf.Tensor, landmarks: tf.Tensor) -> dict[str, tf.Tensor]:
+        return check_pair(prev, next, landmarks, self.cfg)
