@@ -1,0 +1,96 @@
+"""``LivenessCheck``: signature, parity with the reference, eager / tf.function / XLA / TFLite."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from liveness import reference
+from model_graph.check import check_pair
+from model_graph.module import LivenessCheck
+from tests.graph_fixtures import DEFAULT, SMALL, pair_batch
+
+OUTPUTS = {"score": ((), tf.float32), "is_live": ((), tf.bool), "valid": ((), tf.bool),
+           "landmark_hist": ((10,), tf.float32), "eye_hist": ((10,), tf.float32),
+           "landmark_flow": ((68, 2), tf.float32), "landmark_status": ((68,), tf.bool),
+           "eye_boxes": ((2, 4), tf.float32)}
+
+
+@pytest.fixture(scope="session")
+def default_module():
+    return LivenessCheck(DEFAULT)
+
+
+@pytest.fixture(scope="module")
+def small_pairs():
+    return pair_batch(SMALL.crop_size, 4, seed=20)
+
+
+def test_outputs_have_the_documented_shapes(default_module):
+    prev, next, marks = pair_batch(DEFAULT.crop_size, 3, seed=1)
+    out = default_module(prev, next, marks)
+    assert set(out) == set(OUTPUTS)
+    for name, (shape, dtype) in OUTPUTS.items():
+        assert out[name].shape == (3, *shape) and out[name].dtype == dtype, name
+
+
+def test_module_matches_the_reference_pair_by_pair(default_module):
+    prev, next, marks = pair_batch(DEFAULT.crop_size, 4, seed=2)
+    out = {k: v.numpy() for k, v in default_module(prev, next, marks).items()}
+    for i in range(4):
+        ref = reference.check_pair(prev[i], next[i], marks[i], DEFAULT)
+        assert out["valid"][i] == (ref.score is not None)
+        np.testing.assert_array_equal(out["landmark_hist"][i], ref.landmark_hist)
+        np.testing.assert_array_equal(out["eye_hist"][i], ref.eye_hist)
+        np.testing.assert_array_equal(out["landmark_status"][i], ref.landmark_status)
+        np.testing.assert_allclose(out["landmark_flow"][i], ref.landmark_flow, atol=1e-3)
+        if ref.score is not None:
+            assert out["score"][i] == pytest.approx(ref.score, abs=1e-3)
+            assert out["is_live"][i] == ref.is_live
+
+
+def test_eager_equals_tf_function(small_pairs):
+    prev, next, marks = small_pairs
+    eager = check_pair(tf.constant(prev), tf.constant(next), tf.constant(marks), SMALL)
+    traced = LivenessCheck(SMALL)(prev, next, marks)
+    for name in ("valid", "is_live", "landmark_hist", "eye_hist", "landmark_status", "eye_boxes"):
+        np.testing.assert_array_equal(eager[name].numpy(), traced[name].numpy(), err_msg=name)
+    # Grappler may reorder float sums in the traced graph: a few ulps on the flow.
+    np.testing.assert_allclose(eager["landmark_flow"], traced["landmark_flow"], atol=1e-4)
+    np.testing.assert_allclose(eager["score"], traced["score"], atol=1e-3)
+
+
+def test_xla_equals_tf_function(small_pairs):
+    prev, next, marks = small_pairs
+    traced = LivenessCheck(SMALL)(prev, next, marks)
+    compiled = LivenessCheck(SMALL, jit_compile=True)(prev, next, marks)
+    for name in ("valid", "is_live", "landmark_hist", "eye_hist", "landmark_status"):
+        np.testing.assert_array_equal(compiled[name].numpy(), traced[name].numpy(), err_msg=name)
+    # XLA fuses and reorders float sums: flows agree to a few thousandths of a pixel.
+    np.testing.assert_allclose(compiled["landmark_flow"], traced["landmark_flow"], atol=5e-3)
+    np.testing.assert_allclose(compiled["score"], traced["score"], atol=1e-2)
+
+
+def test_tflite_conversion_uses_builtins_only_and_gives_the_same_numbers(small_pairs):
+    from ai_edge_litert.interpreter import Interpreter
+
+    module = LivenessCheck(SMALL)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [module.check.get_concrete_function()], module)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # no Flex, no custom
+    converter.allow_custom_ops = False
+    blob = converter.convert()
+    interpreter = Interpreter(model_content=blob)
+    runner = interpreter.get_signature_runner()
+    prev, next, marks = small_pairs
+    for i in range(len(prev)):   # the converted file has batch 1 in its first allocation
+        out = runner(prev=prev[i:i + 1], next=next[i:i + 1], landmarks=marks[i:i + 1])
+        expected = module(prev[i:i + 1], next[i:i + 1], marks[i:i + 1])
+        for name in ("valid", "is_live", "landmark_hist", "eye_hist", "landmark_status"):
+            np.testing.assert_array_equal(out[name], expected[name].numpy(), err_msg=name)
+        np.testing.assert_allclose(out["landmark_flow"], expected["landmark_flow"], atol=2e-3)
+        np.testing.assert_allclose(out["score"], expected["score"], atol=1e-2)
+
+
+def test_configs_the_graph_cannot_run_are_refused():
+    with pytest.raises(ValueError, match="more than one level"):
+        LivenessCheck(DEFAULT.replace(eye_patch_px=64))

@@ -1,0 +1,163 @@
+"""The TensorFlow stages one by one: invariants, ground truth, and parity with OpenCV."""
+
+import cv2
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from liveness import reference
+from liveness.config import preset
+from liveness.conventions import eye_boxes as np_eye_boxes
+from model_graph.farneback import farneback
+from model_graph.flow import eye_boxes, eye_flow, landmark_flow
+from model_graph.histogram import direction_histogram
+from model_graph.polar import cart_to_polar
+from model_graph.pyramid import lk_levels, pyr_down, scharr_gradients
+from model_graph.sampling import bilinear_sample, dense_image_warp
+from model_graph.score import chi_square_score
+from tests.conftest import textured, translate
+
+CFG = preset("default")
+# Tolerances, in domain units. The LK port reproduces OpenCV's fixed-point arithmetic, so only the
+# float accumulation order of its sums differs; Farneback runs in float32 where OpenCV sums in
+# double in places.
+TOL = {"lk_px": 1e-3, "farneback_px": 1e-3, "ground_truth_px": 0.05}
+
+
+def batch(*images):
+    return tf.constant(np.stack(images).astype(np.float32))
+
+
+def test_zero_flow_warp_is_identity_and_known_shift_is_recovered():
+    image = textured(48, seed=1).astype(np.float32)
+    zero = tf.zeros([1, 48, 48, 2])
+    np.testing.assert_array_equal(dense_image_warp(batch(image), zero).numpy()[0], image)
+    shift = tf.tile(tf.constant([[[[1.0, 2.0]]]]), [1, 48, 48, 1])
+    warped = dense_image_warp(batch(image), shift).numpy()[0]
+    np.testing.assert_array_equal(warped[10:30, 10:30], image[12:32, 11:31])  # (dx, dy) = (1, 2)
+
+
+def test_bilinear_sample_convention_and_borders():
+    image = tf.reshape(tf.range(12, dtype=tf.float32), [1, 3, 4])   # value = 4 y + x
+    points = tf.constant([[[1.25, 0.5], [3.0, 2.0], [-1.0, 0.0], [4.0, 0.0]]])
+    assert bilinear_sample(image, points).numpy().tolist() == [[3.25, 11.0, 1.0, 2.0]]
+    assert bilinear_sample(image, points, "zero").numpy()[0, 2:].tolist() == [0.0, 0.0]
+    assert bilinear_sample(image, points, "replicate").numpy()[0, 2:].tolist() == [0.0, 3.0]
+
+
+@pytest.mark.parametrize("shape", [(160, 160), (41, 37)])
+def test_pyramid_and_gradients_equal_opencv(shape):
+    image = np.random.default_rng(0).integers(0, 256, shape).astype(np.uint8)
+    np.testing.assert_array_equal(pyr_down(batch(image)).numpy()[0], cv2.pyrDown(image))
+    grads = scharr_gradients(batch(image)).numpy()[0]
+    for axis, (dx, dy) in enumerate(((1, 0), (0, 1))):
+        expected = cv2.Scharr(image, cv2.CV_32F, dx, dy, borderType=cv2.BORDER_REFLECT_101)
+        np.testing.assert_array_equal(grads[..., axis], expected)
+    assert lk_levels(160, 15, 2) == 2 and lk_levels(40, 15, 3) == 1
+
+
+def random_points(n=68, low=-4.0, high=100.0, seed=0):
+    return np.random.default_rng(seed).uniform(low, high, (n, 2)).astype(np.float32)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_lucas_kanade_matches_opencv(seed):
+    image = textured(96, seed=seed)
+    rng = np.random.default_rng(seed)
+    moved = translate(image, *rng.uniform(-2.5, 2.5, 2))
+    points = random_points(seed=seed)   # some at and beyond the border
+    ref_flow, ref_ok = reference.landmark_flow(image, moved, points, CFG)
+    flow, ok = landmark_flow(batch(image), batch(moved), tf.constant(points[None]), CFG)
+    np.testing.assert_array_equal(ok.numpy()[0], ref_ok)
+    np.testing.assert_allclose(flow.numpy()[0], ref_flow, atol=TOL["lk_px"])
+
+
+@pytest.mark.parametrize(("dx", "dy"), [(0.3, 0.6), (-1.7, 0.45)])
+def test_lucas_kanade_recovers_known_translation(dx, dy):
+    image = textured(96, seed=7)
+    points = random_points(20, 25, 70, seed=3)
+    flow, ok = landmark_flow(batch(image), batch(translate(image, dx, dy)),
+                             tf.constant(points[None]), CFG)
+    assert ok.numpy().all()
+    np.testing.assert_allclose(np.median(flow.numpy()[0], axis=0), (dx, dy),
+                               atol=TOL["ground_truth_px"])
+
+
+def test_lucas_kanade_recovers_small_rotation():
+    image = textured(128, seed=8)
+    matrix = cv2.getRotationMatrix2D((64.0, 64.0), 1.0, 1.0)   # 1 degree about the centre
+    rotated = cv2.warpAffine(image, matrix, (128, 128), flags=cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_REFLECT_101)
+    points = random_points(30, 34, 94, seed=4)
+    expected = points @ matrix[:, :2].T + matrix[:, 2] - points
+    flow, ok = landmark_flow(batch(image), batch(rotated), tf.constant(points[None]), CFG)
+    assert ok.numpy().all()
+    assert np.median(np.linalg.norm(flow.numpy()[0] - expected, axis=1)) < TOL["ground_truth_px"]
+
+
+def test_identical_frames_give_zero_flow():
+    image = textured(96, seed=9)
+    points = random_points(seed=5)
+    flow, ok = landmark_flow(batch(image), batch(image), tf.constant(points[None]), CFG)
+    # Not exactly 0: (p - half) + half is not always p in float32, which moves the bilinear
+    # weights by one 2^-14 step. OpenCV does the same arithmetic and gives the same values.
+    assert np.abs(flow.numpy()).max() < 1e-3
+    np.testing.assert_array_equal(flow.numpy()[0], reference.landmark_flow(image, image, points, CFG)[0])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_farneback_matches_opencv(seed):
+    image = textured(32, seed=seed)
+    moved = translate(image, 0.7, -0.4)
+    expected = cv2.calcOpticalFlowFarneback(
+        image, moved, None, pyr_scale=CFG.fb_pyr_scale, levels=CFG.fb_levels,
+        winsize=CFG.fb_window, iterations=CFG.fb_iterations, poly_n=CFG.fb_poly_n,
+        poly_sigma=CFG.fb_poly_sigma, flags=0)
+    got = farneback(batch(image), batch(moved), window=CFG.fb_window, iterations=CFG.fb_iterations,
+                    poly_n=CFG.fb_poly_n, poly_sigma=CFG.fb_poly_sigma).numpy()[0]
+    np.testing.assert_allclose(got, expected, atol=TOL["farneback_px"])
+
+
+def test_eye_boxes_and_eye_flow_equal_the_reference():
+    image = textured(96, seed=10)
+    moved = translate(image, 0.5, 0.25)
+    points = random_points(seed=6)
+    points[37], points[40], points[43], points[46] = (2, 3), (9, 6), (88, 90), (99, 97)
+    boxes = np_eye_boxes(points, CFG.eye_min_box_px)
+    np.testing.assert_array_equal(eye_boxes(tf.constant(points[None]), CFG.eye_min_box_px)[0], boxes)
+    ref_flow, ref_mask = reference.eye_flow(image, moved, boxes, CFG)
+    flow, mask = eye_flow(batch(image), batch(moved), tf.constant(boxes[None]), CFG)
+    np.testing.assert_array_equal(mask.numpy()[0], ref_mask)
+    np.testing.assert_allclose(flow.numpy()[0], ref_flow, atol=TOL["farneback_px"])
+
+
+def test_polar_convention_off_axis():
+    mag, ang = cart_to_polar(tf.constant([[1.0, 2.0], [-1.0, 0.0], [0.0, -1.0]]))
+    np.testing.assert_allclose(np.degrees(ang.numpy()), [63.43495, 180.0, 270.0], atol=1e-4)
+    np.testing.assert_allclose(mag.numpy(), [np.sqrt(5), 1, 1], atol=1e-6)
+
+
+def test_histogram_and_score_match_the_reference():
+    rng = np.random.default_rng(11)
+    magnitude = rng.uniform(0, 2, (2, 300)).astype(np.float32)
+    angle = rng.uniform(0, 2 * np.pi, (2, 300)).astype(np.float32)
+    valid = rng.random((2, 300)) > 0.2
+    got = direction_histogram(tf.constant(magnitude), tf.constant(angle), tf.constant(valid), 10, 0.3)
+    for i in range(2):
+        expected = reference.direction_histogram(magnitude[i], angle[i], valid[i], 10, 0.3)
+        np.testing.assert_array_equal(got.numpy()[i], expected)
+    f, r = got.numpy()
+    k = chi_square_score(tf.constant([f, f]), tf.constant([r, f])).numpy()
+    assert k[0] == pytest.approx(reference.chi_square_score(f, r), abs=1e-3)
+    assert k[1] == pytest.approx(0.0, abs=1e-4)
+    disjoint = chi_square_score(tf.constant([[3.0, 0.0]]), tf.constant([[0.0, 8.0]])).numpy()[0]
+    assert disjoint == pytest.approx(200.0)
+
+
+def test_eager_and_tf_function_agree():
+    image = textured(64, seed=12)
+    moved = translate(image, 0.4, 0.9)
+    points = tf.constant(random_points(10, 16, 48, seed=7)[None])
+    eager = landmark_flow(batch(image), batch(moved), points, CFG)[0]
+    traced = tf.function(lambda a, b, p: landmark_flow(a, b, p, CFG)[0])(batch(image), batch(moved), points)
+    np.testing.assert_array_equal(eager.numpy(), traced.numpy())
