@@ -1,4 +1,4 @@
-"""The ``liveness`` command: ``check``, ``demo``, ``eval-landmarks``, ``fetch-facemesh``.
+"""The ``liveness`` command: ``check``, ``demo``, ``parity``, ``eval-landmarks``, ``fetch-facemesh``.
 
 Each subcommand is a typed ``run_*`` function plus its argparse wiring. User mistakes (missing
 file, bad video, unknown preset) print one ``liveness: error: ...`` line and exit with status 2.
@@ -131,6 +131,14 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("fetch-facemesh", help="download MediaPipe's face mesh model (1.2 MB)")
 
+    parity = sub.add_parser("parity", help="TensorFlow graph vs OpenCV reference -> docs/parity.md")
+    parity.add_argument("--clips", type=Path, default=shared_data() / "clips",
+                        help="folder of real clips (skipped when absent; synthetic pairs always run)")
+    parity.add_argument("--out", type=Path, default=Path("docs/parity.md"))
+    parity.add_argument("--per-clip", type=int, default=80, help="pairs sampled per clip")
+    parity.add_argument("--preset", default="default", choices=PRESET_NAMES)
+    parity.add_argument("--quiet", action="store_true")
+
     args = parser.parse_args(argv)
     try:
         if args.command in ("check", "demo"):
@@ -143,6 +151,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"reports and JSON in {args.out_dir}/")
         elif args.command == "eval-landmarks":
             print(run_eval_landmarks(args.data, args.out))
+        elif args.command == "parity":
+            from liveness.parity import run
+
+            command = "liveness " + " ".join(argv if argv is not None else sys.argv[1:])
+            _page, figures = run(args.clips, args.out, preset(args.preset), args.per_clip,
+                                 command.strip(), quiet=args.quiet)
+            for figure in figures:
+                print(f"{'ok  ' if figure.met else 'MISS'} {figure.name}: {figure.value:.4g} "
+                      f"(target {figure.bound})")
+            print(f"written to {args.out}")
         elif args.command == "fetch-facemesh":
             from liveness.landmarks.facemesh import fetch_model
 

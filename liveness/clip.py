@@ -69,8 +69,12 @@ class ClipChecker:
         self.landmarks = landmarks or landmark_backend(cfg.landmarks)
 
     def check(self, frames: Iterable[np.ndarray], *, source: str = "", fps: float | None = None,
-              total: int | None = None, quiet: bool = True) -> ClipResult:
+              total: int | None = None, quiet: bool = True,
+              record: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None) -> ClipResult:
         """Check a clip of RGB frames (``[H, W, 3]`` uint8; grey and RGBA are converted).
+
+        ``record``, when given, receives ``(prev_crop, next_crop, crop_landmarks)`` for every pair
+        with a face: exactly what the reference scored (used by ``liveness parity``).
 
         Raises ``ValueError`` for an empty clip or frames that change size, ``TypeError`` for a
         wrong dtype. Everything else is a :class:`ClipVerdict`, possibly ``undecided``.
@@ -92,7 +96,7 @@ class ClipChecker:
             tracked = None
             if prev_grey is not None:
                 pair, tracked = self._pair(prev_grey, grey, prev_landmarks, prev_state,
-                                           prev_index, index)
+                                           prev_index, index, record)
                 if pair.status is PairStatus.SCORED:
                     snapshots[len(pairs)] = _snapshot(prev_rgb, prev_landmarks, self.cfg)
                 pairs.append(pair)
@@ -118,13 +122,17 @@ class ClipChecker:
         return self.landmarks.fit(rgb, faces[0]), PairStatus.SCORED
 
     def _pair(self, prev_grey: np.ndarray, grey: np.ndarray, landmarks: np.ndarray | None,
-              state: PairStatus, prev_index: int, index: int) -> tuple[PairResult, np.ndarray | None]:
+              state: PairStatus, prev_index: int, index: int,
+              record: list | None) -> tuple[PairResult, np.ndarray | None]:
         """The pair's result and the landmarks followed into ``grey`` (None when tracking failed)."""
         if landmarks is None:
             return PairResult(prev_index, index, state), None
         cfg = self.cfg
         window = CropWindow.around(landmarks, cfg.crop_scale, cfg.crop_size)
-        evidence = check_pair(window.cut(prev_grey), window.cut(grey), window.to_crop(landmarks), cfg)
+        crops = (window.cut(prev_grey), window.cut(grey), window.to_crop(landmarks))
+        if record is not None:
+            record.append(crops)
+        evidence = check_pair(*crops, cfg)
         flow = evidence.landmark_flow / np.float32(window.scale)
         status = evidence.landmark_status
         scored = evidence.score is not None
