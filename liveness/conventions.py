@@ -8,7 +8,7 @@
 - Landmarks follow the iBUG 68-point scheme, zero-based. The subject's right eye (on the image's
   left) is points 36-41, the left eye 42-47.
 
->>> direction_bin(np.array([0.0, np.pi / 2, 2 * np.pi - 1e-9, 2 * np.pi]), 10).tolist()
+>>> direction_bin(np.array([0.0, np.pi / 2, 2 * np.pi - 1e-5, 2 * np.pi]), 10).tolist()
 [0, 2, 9, 0]
 >>> eye_boxes(np.arange(136, dtype=np.float32).reshape(68, 2), 4.0).tolist()[0]
 [74.0, 75.0, 80.0, 81.0]
@@ -40,7 +40,9 @@ LEFT_EYE = range(42, 48)
 def direction_bin(theta: np.ndarray, bins: int) -> np.ndarray:
     """Bin index in ``0..bins-1`` of angles ``theta`` in radians, ``[0, 2*pi]`` (2*pi wraps to 0).
 
-    Computed in float32 as ``floor(theta * float32(bins / (2*pi)))``, the graph's exact formula.
+    Computed in float32 as ``floor(theta * float32(bins / (2*pi)))``, the graph's exact formula,
+    so an angle within float32 rounding (about 1e-6 rad) of a bin edge may fall on either side of
+    it, but on the same side in both paths.
     """
     scale = np.float32(bins / (2 * np.pi))
     index = np.floor(np.asarray(theta, dtype=np.float32) * scale).astype(np.int64)

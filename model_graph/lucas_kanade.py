@@ -5,8 +5,9 @@ are sampled once (bilinear, with OpenCV's 14-bit fixed-point weights and roundin
 gradient matrix gives the minimum-eigenvalue test; then up to ``iterations`` Newton steps solve
 the 2x2 system in closed form. A point stops when its step is shorter than ``epsilon``, or when
 two steps cancel (it then goes back half a step), as in OpenCV. The result of a level, doubled,
-starts the next. Every point runs the same fixed number of steps with a mask, so there is no
-data-dependent control flow: the graph is XLA- and TFLite-friendly.
+starts the next. The steps are a ``tf.while_loop`` over the whole batch: points that stopped are
+masked, and the loop ends when all have stopped or after ``iterations`` steps. It converts to
+TFLite's built-in WHILE and compiles with XLA.
 
 Borders as in OpenCV: intensities outside the image are reflect-101, gradients outside are 0;
 a point whose window starts more than a window outside the image is not tracked.
@@ -102,10 +103,10 @@ def lucas_kanade(prev: tf.Tensor, next: tf.Tensor, points: tf.Tensor, *, window:
         inv_det = 1.0 / tf.where(usable, det, 1.0)
         patch = tf.cast(patch, tf.float32)
 
-        active = usable
-        origin = next_pts - half
-        prev_delta = tf.zeros_like(points)
-        for step in range(iterations):
+        def keep_going(step, _origin, _next_pts, active, _status, _prev_delta):
+            return (step < iterations) & tf.reduce_any(active)
+
+        def newton_step(step, origin, next_pts, active, status, prev_delta):
             moved, inext = _window(target, origin, offsets, W_BITS - 5, "reflect101")
             inside = _in_bounds(inext, w, h, window)
             if level == 0:
@@ -119,12 +120,15 @@ def lucas_kanade(prev: tf.Tensor, next: tf.Tensor, points: tf.Tensor, *, window:
             origin = tf.where(step_mask, origin + delta, origin)
             next_pts = tf.where(step_mask, origin + half, next_pts)
             converged = tf.reduce_sum(delta * delta, -1) <= eps2
-            cancels = tf.reduce_all(tf.abs(delta + prev_delta) < 0.01, -1) if step > 0 else \
-                tf.zeros_like(converged)
+            cancels = tf.reduce_all(tf.abs(delta + prev_delta) < 0.01, -1) & (step > 0)
             back = active & ~converged & cancels
             next_pts = tf.where(back[..., None], next_pts - delta * 0.5, next_pts)
             active = active & ~converged & ~cancels
-            prev_delta = delta
+            return step + 1, origin, next_pts, active, status, delta
+
+        # A point that stopped is masked; the loop ends when every point of the batch stopped.
+        state = (tf.constant(0), next_pts - half, next_pts, usable, status, tf.zeros_like(points))
+        _, _, next_pts, _, status, _ = tf.while_loop(keep_going, newton_step, state)
 
     # OpenCV checks the final window once more at level 0 (it computes the error there).
     final_corner = tf.cast(tf.floor(next_pts - half), tf.int32)

@@ -33,3 +33,14 @@ def test_python_dash_m_help():
                             text=True, check=True)
     for command in ("check", "demo", "eval-landmarks", "fetch-facemesh"):
         assert command in result.stdout
+
+
+def test_parity_command_on_synthetic_pairs(tmp_path, capsys):
+    out = tmp_path / "parity.md"
+    status = main(["parity", "--clips", str(tmp_path / "none"), "--per-clip", "6",
+                   "--out", str(out), "--quiet"])
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "MISS" not in printed, printed
+    page = out.read_text()
+    assert "| synthetic:live | 6 |" in page and "| synthetic:photo | 6 |" in page
