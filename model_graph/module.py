@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from liveness.config import LivenessConfig
 from liveness.conventions import N_LANDMARKS
+from model_graph.aggregate import aggregate_clip
 from model_graph.check import check_pair
 from model_graph.farneback import farneback_levels
 
@@ -17,6 +18,12 @@ class LivenessCheck(tf.Module):
     cut from two frames) and ``landmarks``: ``[B, 68, 2]`` float32 (x, y) in ``prev``'s crop
     pixels, where ``S = cfg.crop_size``. It returns the dict of ``model_graph.check.check_pair``.
     ``jit_compile=True`` compiles the graph with XLA.
+
+    ``check_clip(frames, landmarks)`` checks a whole clip in one call: ``frames [T, S, S]`` uint8
+    crops of *one fixed window* (so rigid motion stays in them) and ``landmarks [T, 68, 2]``; pairs
+    are ``(t, t + 1)``, scored with the landmarks of ``t``, then aggregated
+    (``model_graph.aggregate``). Outputs: ``pair_score``, ``pair_valid``, ``pair_is_live`` ``[T-1]``
+    and the scalars ``verdict``, ``reason``, ``clip_score``, ``live_fraction``, ``pairs_used``.
 
     Raises ``ValueError`` for a config the graph cannot run (eye patch large enough for OpenCV's
     Farneback to add a pyramid level, which this port does not implement).
@@ -34,6 +41,10 @@ class LivenessCheck(tf.Module):
                      tf.TensorSpec([None, size, size], tf.uint8, name="next"),
                      tf.TensorSpec([None, N_LANDMARKS, 2], tf.float32, name="landmarks")]
         self.check = tf.function(self._check, input_signature=signature, jit_compile=jit_compile)
+        clip_signature = [tf.TensorSpec([None, size, size], tf.uint8, name="frames"),
+                          tf.TensorSpec([None, N_LANDMARKS, 2], tf.float32, name="landmarks")]
+        self.check_clip = tf.function(self._check_clip, input_signature=clip_signature,
+                                      jit_compile=jit_compile)
 
     def __call__(self, prev: tf.Tensor, next: tf.Tensor, landmarks: tf.Tensor) -> dict[str, tf.Tensor]:
         """Run the traced (and, with ``jit_compile``, XLA-compiled) check."""
@@ -41,3 +52,9 @@ class LivenessCheck(tf.Module):
 
     def _check(self, prev: tf.Tensor, next: tf.Tensor, landmarks: tf.Tensor) -> dict[str, tf.Tensor]:
         return check_pair(prev, next, landmarks, self.cfg)
+
+    def _check_clip(self, frames: tf.Tensor, landmarks: tf.Tensor) -> dict[str, tf.Tensor]:
+        pairs = check_pair(frames[:-1], frames[1:], landmarks[:-1], self.cfg)
+        clip = aggregate_clip(pairs["score"], pairs["valid"], pairs["is_live"], self.cfg)
+        return {"pair_score": pairs["score"], "pair_valid": pairs["valid"],
+                "pair_is_live": pairs["is_live"], **clip}

@@ -1,0 +1,148 @@
+"""``liveness export``: SavedModel + TFLite files + manifest, from one config.
+
+Layout written under ``DIR``::
+
+    models/liveness/<version>/   SavedModel (saved_model.pb, variables/), TF Serving's layout
+    liveness.tflite              float32, TFLITE_BUILTINS only
+    liveness_fp16.tflite         float16 optimisation requested (see docs/export.md)
+    model_manifest.json          config, versions, commit, signatures, sha256 and size per file
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import tensorflow as tf
+
+from liveness.config import LivenessConfig
+from liveness.paths import REPO_ROOT
+from model_graph.aggregate import REASON_CODES, VERDICT_CODES
+from model_graph.module import LivenessCheck
+
+SIGNATURES = ("serving_default", "check_clip")
+SIGNATURE_FILE = Path(__file__).resolve().parent / "signature.json"
+MAX_CROP = 512
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """Paths of what was written."""
+
+    saved_model: Path
+    tflite: Path
+    tflite_fp16: Path
+    manifest: Path
+
+
+def export_all(out_dir: Path, cfg: LivenessConfig, version: int = 1) -> ExportResult:
+    """Build ``LivenessCheck(cfg)`` and write every export file under ``out_dir``.
+
+    Raises ``ValueError`` for a version below 1 or a crop size outside 64..512, and ``OSError``
+    (with the path) when ``out_dir`` cannot be written.
+    """
+    if version < 1:
+        raise ValueError(f"version must be a positive integer (TF Serving's folder name), got {version}")
+    if not 64 <= cfg.crop_size <= MAX_CROP:
+        raise ValueError(f"crop size must be in 64..{MAX_CROP} px, got {cfg.crop_size}")
+    out_dir = Path(out_dir)
+    _check_writable(out_dir)
+    module = LivenessCheck(cfg)
+    saved = out_dir / "models" / "liveness" / str(version)
+    signatures = {"serving_default": module.check.get_concrete_function(),
+                  "check_clip": module.check_clip.get_concrete_function()}
+    tf.saved_model.save(module, str(saved), signatures=signatures)
+
+    tflite = out_dir / "liveness.tflite"
+    tflite.write_bytes(convert(saved, fp16=False))
+    tflite_fp16 = out_dir / "liveness_fp16.tflite"
+    tflite_fp16.write_bytes(convert(saved, fp16=True))
+
+    manifest = out_dir / "model_manifest.json"
+    manifest.write_text(json.dumps(build_manifest(cfg, version, saved, [tflite, tflite_fp16],
+                                                  out_dir), indent=1, sort_keys=True) + "\n")
+    return ExportResult(saved, tflite, tflite_fp16, manifest)
+
+
+def convert(saved_model: Path, *, fp16: bool) -> bytes:
+    """TFLite flatbuffer of both signatures, TFLITE_BUILTINS only (fails on any other op)."""
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_keys=list(SIGNATURES))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    converter.allow_custom_ops = False
+    if fp16:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    return converter.convert()
+
+
+def signature_contract(saved_model: Path) -> dict[str, dict[str, dict[str, dict[str, object]]]]:
+    """``{signature: {"inputs"|"outputs": {name: {"dtype", "shape"}}}}`` of a SavedModel
+    (unknown dimensions as -1): the content of ``export/signature.json``."""
+    loaded = tf.saved_model.load(str(saved_model))
+    contract = {}
+    for key in SIGNATURES:
+        function = loaded.signatures[key]
+        inputs = function.structured_input_signature[1]
+        outputs = function.structured_outputs
+        contract[key] = {
+            "inputs": {name: _spec(spec) for name, spec in sorted(inputs.items())},
+            "outputs": {name: _spec(spec) for name, spec in sorted(outputs.items())},
+        }
+    return contract
+
+
+def build_manifest(cfg: LivenessConfig, version: int, saved: Path, tflite_files: list[Path],
+                   out_dir: Path) -> dict[str, object]:
+    """The manifest: config, versions, commit, signatures, codes, files with sha256 and size."""
+    files = {}
+    for path in sorted(p for p in saved.rglob("*") if p.is_file()) + tflite_files:
+        files[str(path.relative_to(out_dir))] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
+    return {
+        "model": "liveness",
+        "version": version,
+        "preset": cfg.preset,
+        "threshold": cfg.threshold,
+        "crop_size": cfg.crop_size,
+        "config": cfg.to_dict(),
+        "tensorflow": tf.__version__,
+        "git_commit": _git_commit(),
+        "signatures": signature_contract(saved),
+        "verdict_codes": VERDICT_CODES,
+        "reason_codes": REASON_CODES,
+        "input_ranges": {"prev": "uint8 0..255 grey crop", "next": "uint8 0..255 grey crop",
+                         "frames": "uint8 0..255 grey crops of one fixed window",
+                         "landmarks": "float32 (x, y) crop pixels, iBUG-68 order"},
+        "files": files,
+    }
+
+
+def _spec(spec: tf.TensorSpec) -> dict[str, object]:
+    return {"dtype": spec.dtype.name, "shape": [-1 if d is None else int(d) for d in spec.shape]}
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _git_commit() -> str:
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
+        return head + ("-dirty" if dirty.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _check_writable(out_dir: Path) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".write_test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise OSError(f"cannot write to {out_dir}: {error.strerror or error}") from None
