@@ -1,4 +1,5 @@
-"""The ``liveness`` command: ``check``, ``demo``, ``parity``, ``eval-landmarks``, ``fetch-facemesh``.
+"""The ``liveness`` command: ``check``, ``demo``, ``parity``, ``export``, ``eval-landmarks``,
+``fetch-facemesh``.
 
 Each subcommand is a typed ``run_*`` function plus its argparse wiring. User mistakes (missing
 file, bad video, unknown preset) print one ``liveness: error: ...`` line and exit with status 2.
@@ -131,6 +132,12 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("fetch-facemesh", help="download MediaPipe's face mesh model (1.2 MB)")
 
+    export = sub.add_parser("export", help="SavedModel (TF Serving) + TFLite files + manifest")
+    export.add_argument("--out", type=Path, required=True, help="output folder")
+    export.add_argument("--preset", default="default", choices=PRESET_NAMES)
+    export.add_argument("--crop-size", type=int, help="crop side in px (default: the preset's, 160)")
+    export.add_argument("--version", type=int, default=1, help="TF Serving version folder (>= 1)")
+
     parity = sub.add_parser("parity", help="TensorFlow graph vs OpenCV reference -> docs/parity.md")
     parity.add_argument("--clips", type=Path, default=shared_data() / "clips",
                         help="folder of real clips (skipped when absent; synthetic pairs always run)")
@@ -161,6 +168,15 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{'ok  ' if figure.met else 'MISS'} {figure.name}: {figure.value:.4g} "
                       f"(target {figure.bound})")
             print(f"written to {args.out}")
+        elif args.command == "export":
+            from export.exporter import export_all
+
+            cfg = preset(args.preset)
+            if args.crop_size is not None:
+                cfg = cfg.replace(crop_size=args.crop_size)
+            result = export_all(args.out, cfg, args.version)
+            for path in (result.saved_model, result.tflite, result.tflite_fp16, result.manifest):
+                print(f"wrote {path}")
         elif args.command == "fetch-facemesh":
             from liveness.landmarks.facemesh import fetch_model
 

@@ -49,3 +49,12 @@ def shared():
     if not path.is_dir():
         pytest.skip(f"shared data not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory):
+    """One export of the default preset (SavedModel version 3, both TFLite files, manifest)."""
+    from export.exporter import export_all
+    from liveness.config import preset
+
+    return export_all(tmp_path_factory.mktemp("export"), preset("default"), version=3)
