@@ -4,7 +4,8 @@ Layout written under ``DIR``::
 
     models/liveness/<version>/   SavedModel (saved_model.pb, variables/), TF Serving's layout
     liveness.tflite              float32, TFLITE_BUILTINS only
-    liveness_fp16.tflite         float16 optimisation requested (see docs/export.md)
+    liveness_fp16.tflite         float16 optimisation requested (see docs/serving.md)
+    mtcnn_{pnet,rnet,onet}.tflite  MTCNN's networks, for the LiteRT-only mobile demo
     model_manifest.json          config, versions, commit, signatures, sha256 and size per file
 """
 
@@ -21,6 +22,7 @@ import tensorflow as tf
 from liveness.config import LivenessConfig
 from liveness.paths import REPO_ROOT
 from model_graph.aggregate import REASON_CODES, VERDICT_CODES
+from export.mtcnn_tflite import convert_mtcnn
 from model_graph.module import LivenessCheck
 
 SIGNATURES = ("serving_default", "check_clip")
@@ -35,6 +37,7 @@ class ExportResult:
     saved_model: Path
     tflite: Path
     tflite_fp16: Path
+    mtcnn: list[Path]
     manifest: Path
 
 
@@ -61,10 +64,13 @@ def export_all(out_dir: Path, cfg: LivenessConfig, version: int = 1) -> ExportRe
     tflite_fp16 = out_dir / "liveness_fp16.tflite"
     tflite_fp16.write_bytes(convert(saved, fp16=True))
 
+    mtcnn_files = convert_mtcnn(out_dir)
+
     manifest = out_dir / "model_manifest.json"
-    manifest.write_text(json.dumps(build_manifest(cfg, version, saved, [tflite, tflite_fp16],
-                                                  out_dir), indent=1, sort_keys=True) + "\n")
-    return ExportResult(saved, tflite, tflite_fp16, manifest)
+    manifest.write_text(json.dumps(build_manifest(cfg, version, saved,
+                                                  [tflite, tflite_fp16, *mtcnn_files], out_dir),
+                                   indent=1, sort_keys=True) + "\n")
+    return ExportResult(saved, tflite, tflite_fp16, mtcnn_files, manifest)
 
 
 def convert(saved_model: Path, *, fp16: bool) -> bytes:

@@ -175,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.crop_size is not None:
                 cfg = cfg.replace(crop_size=args.crop_size)
             result = export_all(args.out, cfg, args.version)
-            for path in (result.saved_model, result.tflite, result.tflite_fp16, result.manifest):
+            for path in (result.saved_model, result.tflite, result.tflite_fp16, *result.mtcnn,
+                         result.manifest):
                 print(f"wrote {path}")
         elif args.command == "fetch-facemesh":
             from liveness.landmarks.facemesh import fetch_model

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-from skimage.transform import SimilarityTransform
 from tqdm import tqdm
 
 from liveness.config import LivenessConfig
 from liveness.crop import CropWindow
 from liveness.detect import FaceDetector
+from liveness.geometry import fit_similarity
 from liveness.landmarks import LandmarkBackend, landmark_backend
 from liveness.reference import check_pair
 from liveness.results import ClipVerdict, PairResult, PairStatus, Reason, Verdict
@@ -162,8 +162,8 @@ def follow(landmarks: np.ndarray, flow: np.ndarray, status: np.ndarray,
     """
     src = landmarks[status].astype(np.float64)
     dst = src + flow[status]
-    transform = SimilarityTransform.from_estimate(src, dst)
-    if not transform:
+    transform = fit_similarity(src, dst)
+    if transform is None:
         return None
     residual = float(np.median(np.linalg.norm(transform(src) - dst, axis=1)))
     if residual > max_residual * float(np.ptp(landmarks, axis=0).max()):

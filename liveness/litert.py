@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def make_interpreter(model_path: str | Path, threads: int | None = None):
-    """A ready (tensors allocated) LiteRT interpreter for ``model_path``.
+def make_interpreter(model_path: str | Path, threads: int | None = None, *, allocate: bool = True):
+    """A LiteRT interpreter for ``model_path``, its tensors allocated unless ``allocate`` is False
+    (for a model with dynamic input sizes, which needs ``resize_tensor_input`` first).
 
     Raises ``FileNotFoundError`` when the file is missing and ``ImportError`` naming the two
     packages when neither runtime is installed.
@@ -23,5 +24,6 @@ def make_interpreter(model_path: str | Path, threads: int | None = None):
             raise ImportError("no LiteRT runtime: pip install ai-edge-litert "
                               "(or the older tflite-runtime)") from None
     interpreter = Interpreter(model_path=str(path), num_threads=threads)
-    interpreter.allocate_tensors()
+    if allocate:
+        interpreter.allocate_tensors()
     return interpreter

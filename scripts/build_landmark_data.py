@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from liveness.detect import FaceDetector
+from liveness.geometry import fit_similarity
 from liveness.landmarks.dlib_xml import AnnotatedFace, match_face, read_annotations
 from liveness.paths import REPO_ROOT, shared_data
 
@@ -34,25 +35,13 @@ def normalise(shape: np.ndarray) -> np.ndarray:
     return centred / np.linalg.norm(centred)
 
 
-def similarity(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Least-squares ``(scale, rotation [2, 2], translation [2])`` with ``dst ~ s R src + t``."""
-    mu_s, mu_d = src.mean(axis=0), dst.mean(axis=0)
-    a, b = src - mu_s, dst - mu_d
-    u, sig, vt = np.linalg.svd(b.T @ a)
-    d = np.diag([1.0, np.sign(np.linalg.det(u @ vt))])
-    rotation = u @ d @ vt
-    scale = float(np.trace(np.diag(sig) @ d) / np.sum(a ** 2))
-    return scale, rotation, mu_d - scale * rotation @ mu_s
-
-
 def procrustes_mean(shapes: list[np.ndarray], iterations: int = 20) -> np.ndarray:
     """Generalised Procrustes mean, centred, with unit inter-ocular distance (points 36-45)."""
     mean = normalise(shapes[0])
     for _ in range(iterations):
         aligned = []
         for shape in shapes:
-            s, r, t = similarity(shape, mean)
-            aligned.append(shape @ (s * r).T + t)
+            aligned.append(fit_similarity(shape, mean)(shape))
         new = normalise(np.mean(aligned, axis=0))
         if np.linalg.norm(new - mean) < 1e-10:
             break
@@ -85,8 +74,7 @@ def main() -> None:
     matched = list(detect_matched(faces, detector))
     anchors = []
     for face, _rgb, detection in matched:
-        s, r, t = similarity(face.points.astype(np.float64), mean)
-        anchors.append(detection.keypoints.astype(np.float64) @ (s * r).T + t)
+        anchors.append(fit_similarity(face.points, mean)(detection.keypoints))
     template = {
         "provenance": f"scripts/build_landmark_data.py from {SOURCE}: {len(faces)} shapes; "
                       f"anchors from MTCNN (mtcnn 1.0.0) keypoints on {len(matched)} matched faces",

@@ -11,9 +11,9 @@ import json
 from importlib import resources
 
 import numpy as np
-from skimage.transform import SimilarityTransform
 
 from liveness.detect import Face
+from liveness.geometry import fit_similarity
 
 
 def load_template() -> tuple[np.ndarray, np.ndarray]:
@@ -30,9 +30,9 @@ def fit_template(mean_shape: np.ndarray, anchors: np.ndarray, keypoints: np.ndar
     >>> fit_template(square, square, square * 2 + 3)[1].tolist()
     [5.0, 3.0]
     """
-    transform = SimilarityTransform.from_estimate(anchors, keypoints)
-    if not transform:
-        raise ValueError("MTCNN keypoints are degenerate (collinear or coincident)")
+    transform = fit_similarity(anchors, keypoints)
+    if transform is None:
+        raise ValueError("the anchor points are degenerate (all coincide)")
     return transform(mean_shape).astype(np.float32)
 
 
