@@ -10,7 +10,10 @@ points were tracked or they stray from that similarity by more than ``max_track_
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import cv2
@@ -22,7 +25,7 @@ from liveness.crop import CropWindow
 from liveness.detect import FaceDetector
 from liveness.geometry import fit_similarity
 from liveness.landmarks import LandmarkBackend, landmark_backend
-from liveness.reference import check_pair
+from liveness.reference import PairEvidence, check_pair
 from liveness.results import ClipVerdict, PairResult, PairStatus, Reason, Verdict
 from liveness.video import validate_frames
 
@@ -43,13 +46,19 @@ class Snapshot:
                             cv2.COLOR_BGR2RGB)
 
 
+PairScorer = Callable[[np.ndarray, np.ndarray, np.ndarray, LivenessConfig], PairEvidence]
+FrameObserver = Callable[[int, np.ndarray, "np.ndarray | None", "PairResult | None"], None]
+
+
 @dataclass(frozen=True)
 class ClipResult:
-    """A verdict plus what the report draws (not part of the JSON)."""
+    """A verdict plus what the report draws and how long each stage took (not in the JSON)."""
 
     verdict: ClipVerdict
     snapshots: dict[int, Snapshot]
     """Pair index -> snapshot, for every scored pair."""
+    timing: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Stage (``detector``, ``landmarks``, ``check``) -> ``calls``, ``total_ms``, ``mean_ms``."""
 
     def representative_pair(self) -> int | None:
         """The scored pair whose score is closest to the clip's median, or None."""
@@ -60,26 +69,36 @@ class ClipResult:
 
 
 class ClipChecker:
-    """Runs the check over clips with one detector and landmark backend (loaded once)."""
+    """Runs the check over clips with one detector, landmark backend and pair scorer (loaded once).
+
+    The scorer defaults to the OpenCV reference (``liveness.reference.check_pair``); the LiteRT
+    demo passes its TFLite scorer and MTCNN, and runs this same loop.
+    """
 
     def __init__(self, cfg: LivenessConfig, detector: FaceDetector | None = None,
-                 landmarks: LandmarkBackend | None = None) -> None:
+                 landmarks: LandmarkBackend | None = None, scorer: PairScorer = check_pair) -> None:
         self.cfg = cfg
         self.detector = detector or FaceDetector(cfg.min_face_px, cfg.min_face_confidence)
         self.landmarks = landmarks or landmark_backend(cfg.landmarks)
+        self.scorer = scorer
+        self._timer = _StageTimer()
 
     def check(self, frames: Iterable[np.ndarray], *, source: str = "", fps: float | None = None,
               total: int | None = None, quiet: bool = True,
-              record: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None) -> ClipResult:
+              record: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
+              observer: FrameObserver | None = None) -> ClipResult:
         """Check a clip of RGB frames (``[H, W, 3]`` uint8; grey and RGBA are converted).
 
         ``record``, when given, receives ``(prev_crop, next_crop, crop_landmarks)`` for every pair
-        with a face: exactly what the reference scored (used by ``liveness parity``).
+        with a face: exactly what the scorer scored (used by ``liveness parity``). ``observer``,
+        when given, is called per taken frame with ``(index, rgb, landmarks or None, the pair
+        ending at this frame or None)`` (used for overlay videos).
 
         Raises ``ValueError`` for an empty clip or frames that change size, ``TypeError`` for a
         wrong dtype. Everything else is a :class:`ClipVerdict`, possibly ``undecided``.
         """
         cfg = self.cfg
+        self._timer = _StageTimer()
         pairs: list[PairResult] = []
         snapshots: dict[int, Snapshot] = {}
         prev_grey = prev_rgb = prev_landmarks = None
@@ -93,33 +112,37 @@ class ClipChecker:
                 continue
             taken += 1
             grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-            tracked = None
+            tracked = pair = None
             if prev_grey is not None:
                 pair, tracked = self._pair(prev_grey, grey, prev_landmarks, prev_state,
                                            prev_index, index, record)
                 if pair.status is PairStatus.SCORED:
                     snapshots[len(pairs)] = _snapshot(prev_rgb, prev_landmarks, self.cfg)
                 pairs.append(pair)
-            if tracked is not None and since_detect + 1 < cfg.detect_every:
+            if tracked is not None and _inside(tracked, grey.shape) and since_detect + 1 < cfg.detect_every:
                 prev_landmarks, prev_state = tracked, PairStatus.SCORED
                 since_detect += 1
             else:
                 prev_landmarks, prev_state = self._detect(rgb)
                 since_detect = 0
+            if observer is not None:
+                observer(index, rgb, prev_landmarks, pair)
             prev_grey, prev_rgb, prev_index = grey, rgb, index
         bar.close()
         if taken == 0:
             raise ValueError(f"{source or 'clip'}: no frames (expected at least two decodable frames)")
         verdict = aggregate(pairs, cfg, frames=index + 1, source=source, fps=fps)
-        return ClipResult(verdict, snapshots)
+        return ClipResult(verdict, snapshots, self._timer.summary())
 
     def _detect(self, rgb: np.ndarray) -> tuple[np.ndarray | None, PairStatus]:
-        faces = self.detector.detect(rgb)
+        with self._timer("detector"):
+            faces = self.detector.detect(rgb)
         if not faces:
             return None, PairStatus.NO_FACE
         if len(faces) > 1:
             return None, PairStatus.MULTIPLE_FACES
-        return self.landmarks.fit(rgb, faces[0]), PairStatus.SCORED
+        with self._timer("landmarks"):
+            return self.landmarks.fit(rgb, faces[0]), PairStatus.SCORED
 
     def _pair(self, prev_grey: np.ndarray, grey: np.ndarray, landmarks: np.ndarray | None,
               state: PairStatus, prev_index: int, index: int,
@@ -132,7 +155,8 @@ class ClipChecker:
         crops = (window.cut(prev_grey), window.cut(grey), window.to_crop(landmarks))
         if record is not None:
             record.append(crops)
-        evidence = check_pair(*crops, cfg)
+        with self._timer("check"):
+            evidence = self.scorer(*crops, cfg)
         flow = evidence.landmark_flow / np.float32(window.scale)
         status = evidence.landmark_status
         scored = evidence.score is not None
@@ -199,6 +223,32 @@ def aggregate(pairs: list[PairResult], cfg: LivenessConfig, *, frames: int, sour
                        threshold=cfg.threshold, preset=cfg.preset, aggregation=cfg.aggregation,
                        pairs_used=len(scored), frames=frames, pairs=tuple(pairs), source=source,
                        fps=fps, config=cfg.to_dict())
+
+
+class _StageTimer:
+    """Wall time per named stage: ``with timer("check"): ...``."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, list[float]] = defaultdict(list)
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.totals[stage].append(time.perf_counter() - start)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        return {stage: {"calls": len(t), "total_ms": round(1000 * sum(t), 3),
+                        "mean_ms": round(1000 * sum(t) / len(t), 3)}
+                for stage, t in self.totals.items()}
+
+
+def _inside(landmarks: np.ndarray, shape: tuple[int, int]) -> bool:
+    """The landmarks' centre is still inside the frame (else the face drifted out: re-detect)."""
+    centre = landmarks.mean(axis=0)
+    return bool(0 <= centre[0] < shape[1] and 0 <= centre[1] < shape[0])
 
 
 def _snapshot(rgb: np.ndarray, landmarks: np.ndarray, cfg: LivenessConfig) -> Snapshot:

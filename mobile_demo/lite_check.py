@@ -1,0 +1,81 @@
+"""The exported check (``liveness.tflite``) as a pair scorer, validated against its manifest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from liveness.config import LivenessConfig
+from liveness.litert import make_interpreter
+from liveness.reference import PairEvidence
+
+SIGNATURE = "serving_default"
+
+
+class ModelError(ValueError):
+    """A model folder that cannot be used: missing or corrupt file, signature not as promised."""
+
+
+def load_manifest(model_dir: Path) -> dict:
+    """``model_manifest.json`` of an export folder."""
+    path = model_dir / "model_manifest.json"
+    if not path.is_file():
+        raise ModelError(f"{path} not found: point --model-dir at a folder written by "
+                         "`liveness export --out DIR`")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ModelError(f"{path} is not valid JSON: {error}") from None
+
+
+def config_from_manifest(manifest: dict) -> LivenessConfig:
+    """The config the model was exported with."""
+    return LivenessConfig(**manifest["config"])
+
+
+class LiteScorer:
+    """Scores a pair with ``liveness.tflite``; a drop-in for ``liveness.reference.check_pair``."""
+
+    def __init__(self, model_dir: Path, manifest: dict, threads: int | None = None) -> None:
+        path = model_dir / "liveness.tflite"
+        try:
+            interpreter = make_interpreter(path, threads, allocate=False)  # the runner allocates
+            self._runner = interpreter.get_signature_runner(SIGNATURE)
+        except FileNotFoundError:
+            raise ModelError(f"{path} not found (expected beside {model_dir / 'model_manifest.json'})") from None
+        except (ValueError, RuntimeError) as error:
+            raise ModelError(f"{path} is not a usable TFLite model: {error}") from None
+        _check_signature(self._runner, manifest["signatures"][SIGNATURE], path)
+
+    def __call__(self, prev: np.ndarray, next: np.ndarray, landmarks: np.ndarray,
+                 cfg: LivenessConfig) -> PairEvidence:
+        """The pair's evidence, with the same fields as the OpenCV reference gives."""
+        out = self._runner(prev=prev[None], next=next[None],
+                           landmarks=np.asarray(landmarks, np.float32)[None])
+        valid = bool(out["valid"][0])
+        score = float(out["score"][0]) if valid else None
+        return PairEvidence(score=score, is_live=bool(out["is_live"][0]) if valid else None,
+                            landmark_hist=out["landmark_hist"][0], eye_hist=out["eye_hist"][0],
+                            landmark_flow=out["landmark_flow"][0],
+                            landmark_status=out["landmark_status"][0].astype(bool),
+                            eye_boxes=out["eye_boxes"][0])
+
+
+def _check_signature(runner, expected: dict, path: Path) -> None:
+    """Raise ``ModelError`` when the file's tensors differ from the manifest's (batch axis free)."""
+    actual = {"inputs": runner.get_input_details(), "outputs": runner.get_output_details()}
+    for side in ("inputs", "outputs"):
+        if set(actual[side]) != set(expected[side]):
+            raise ModelError(f"{path}: {side} {sorted(actual[side])} do not match the manifest's "
+                             f"{sorted(expected[side])}")
+        for name, spec in expected[side].items():
+            detail = actual[side][name]
+            shape = [int(d) for d in detail["shape"]]
+            dtype = np.dtype(detail["dtype"]).name
+            want = spec["shape"]
+            same_shape = len(shape) == len(want) and all(w in (-1, s) for w, s in zip(want, shape))
+            if dtype != spec["dtype"] or not same_shape:
+                raise ModelError(f"{path}: {side[:-1]} {name!r} is {dtype} {shape}, the manifest "
+                                 f"says {spec['dtype']} {want}")
