@@ -41,8 +41,12 @@ class ExportResult:
     manifest: Path
 
 
-def export_all(out_dir: Path, cfg: LivenessConfig, version: int = 1) -> ExportResult:
+def export_all(out_dir: Path, cfg: LivenessConfig, version: int = 1,
+               calibration: dict | None = None) -> ExportResult:
     """Build ``LivenessCheck(cfg)`` and write every export file under ``out_dir``.
+
+    ``calibration`` (from ``liveness calibrate``) is recorded in the manifest: where the
+    threshold came from.
 
     Raises ``ValueError`` for a version below 1 or a crop size outside 64..512, and ``OSError``
     (with the path) when ``out_dir`` cannot be written.
@@ -67,9 +71,9 @@ def export_all(out_dir: Path, cfg: LivenessConfig, version: int = 1) -> ExportRe
     mtcnn_files = convert_mtcnn(out_dir)
 
     manifest = out_dir / "model_manifest.json"
-    manifest.write_text(json.dumps(build_manifest(cfg, version, saved,
-                                                  [tflite, tflite_fp16, *mtcnn_files], out_dir),
-                                   indent=1, sort_keys=True) + "\n")
+    content = build_manifest(cfg, version, saved, [tflite, tflite_fp16, *mtcnn_files], out_dir)
+    content["calibration"] = calibration
+    manifest.write_text(json.dumps(content, indent=1, sort_keys=True) + "\n")
     return ExportResult(saved, tflite, tflite_fp16, mtcnn_files, manifest)
 
 

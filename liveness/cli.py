@@ -1,5 +1,5 @@
-"""The ``liveness`` command: ``check``, ``demo``, ``parity``, ``export``, ``eval-landmarks``,
-``fetch-facemesh``.
+"""The ``liveness`` command: ``check``, ``demo``, ``evaluate``, ``calibrate``, ``parity``, ``export``,
+``eval-landmarks``, ``fetch-facemesh``.
 
 Each subcommand is a typed ``run_*`` function plus its argparse wiring. User mistakes (missing
 file, bad video, unknown preset) print one ``liveness: error: ...`` line and exit with status 2.
@@ -132,9 +132,23 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("fetch-facemesh", help="download MediaPipe's face mesh model (1.2 MB)")
 
+    evaluate = sub.add_parser("evaluate", help="per-clip APCER/BPCER/ACER on a labelled manifest")
+    evaluate.add_argument("manifest", type=Path, help="CSV: file,label,attack_type,subject,...")
+    evaluate.add_argument("--out", type=Path, required=True, help="folder for summary.json etc.")
+    _add_evaluation_arguments(evaluate)
+
+    calibrate = sub.add_parser("calibrate", help="pick the threshold on a manifest -> config file")
+    calibrate.add_argument("manifest", type=Path)
+    calibrate.add_argument("--out", type=Path, required=True,
+                           help="calibrated config JSON (use with `liveness export --config`)")
+    calibrate.add_argument("--target-apcer", type=float,
+                           help="lowest BPCER with APCER at most this (default: equal error rate)")
+    _add_evaluation_arguments(calibrate)
+
     export = sub.add_parser("export", help="SavedModel (TF Serving) + TFLite files + manifest")
     export.add_argument("--out", type=Path, required=True, help="output folder")
     export.add_argument("--preset", default="default", choices=PRESET_NAMES)
+    export.add_argument("--config", type=Path, help="calibrated config from `liveness calibrate`")
     export.add_argument("--crop-size", type=int, help="crop side in px (default: the preset's, 160)")
     export.add_argument("--version", type=int, default=1, help="TF Serving version folder (>= 1)")
 
@@ -168,13 +182,19 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{'ok  ' if figure.met else 'MISS'} {figure.name}: {figure.value:.4g} "
                       f"(target {figure.bound})")
             print(f"written to {args.out}")
+        elif args.command in ("evaluate", "calibrate"):
+            run_evaluation(args)
         elif args.command == "export":
             from export.exporter import export_all
 
-            cfg = preset(args.preset)
+            calibration = None
+            if args.config is not None:
+                cfg, calibration = load_calibrated_config(args.config)
+            else:
+                cfg = preset(args.preset)
             if args.crop_size is not None:
                 cfg = cfg.replace(crop_size=args.crop_size)
-            result = export_all(args.out, cfg, args.version)
+            result = export_all(args.out, cfg, args.version, calibration=calibration)
             for path in (result.saved_model, result.tflite, result.tflite_fp16, *result.mtcnn,
                          result.manifest):
                 print(f"wrote {path}")
@@ -186,6 +206,70 @@ def main(argv: list[str] | None = None) -> int:
         print(f"liveness: error: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def run_evaluation(args: argparse.Namespace) -> None:
+    """``evaluate``: metrics and plots; ``calibrate``: the threshold into a config file."""
+    import hashlib
+    import json
+
+    from liveness.evaluate import (calibrate, check_clips, leave_one_subject_out, metrics,
+                                   read_manifest, write_outputs)
+
+    cfg = build_config(args.preset, args.landmarks, args.threshold)
+    rows = read_manifest(args.manifest)
+    records = check_clips(rows, cfg, args.backend, args.model_dir, quiet=args.quiet)
+    if args.command == "evaluate":
+        summary = write_outputs(args.out, records, cfg, args.backend, cfg.threshold, args.manifest)
+        loso = summary["leave_one_subject_out"]
+        print(f"threshold {cfg.threshold:g}: ACER {_pct(summary['acer'])}, APCER {_pct(summary['apcer'])}, "
+              f"BPCER {_pct(summary['bpcer'])}, undecided {_pct(summary['undecided_rate'])} "
+              f"of {len(records)} clips; "
+              f"leave-one-subject-out ACER {_pct(loso['acer'])}")
+        print(f"written to {args.out}/ (summary.json, clips.csv, det.png)")
+        return
+    threshold = calibrate(records, cfg.aggregation, args.target_apcer)
+    chosen = metrics(records, threshold, cfg.aggregation)
+    loso, _ = leave_one_subject_out(records, cfg.aggregation, args.target_apcer)
+    calibrated = cfg.replace(threshold=threshold, preset=f"{cfg.preset}+calibrated")
+    record = {
+        "config": calibrated.to_dict(),
+        "calibration": {
+            "manifest": str(args.manifest),
+            "manifest_sha256": hashlib.sha256(args.manifest.read_bytes()).hexdigest(),
+            "clips": [r.file for r in records], "backend": args.backend,
+            "method": "equal error rate" if args.target_apcer is None
+            else f"lowest BPCER with APCER <= {args.target_apcer}",
+            "threshold": threshold, "apcer": chosen.apcer, "bpcer": chosen.bpcer,
+            "leave_one_subject_out_acer": loso.acer,
+        },
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"threshold {threshold:.3f} (APCER {_pct(chosen.apcer)}, BPCER {_pct(chosen.bpcer)} on the "
+          f"same clips; leave-one-subject-out ACER {_pct(loso.acer)}); written to {args.out}")
+
+
+def load_calibrated_config(path: Path) -> tuple[LivenessConfig, dict]:
+    """The config and calibration record of a `liveness calibrate` file."""
+    import json
+
+    data = json.loads(path.read_text())
+    if "config" not in data or "calibration" not in data:
+        raise ValueError(f"{path} is not a file written by `liveness calibrate`")
+    return LivenessConfig(**data["config"]), data["calibration"]
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None or value != value else f"{100 * value:.1f}%"
+
+
+def _add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_config_arguments(parser)
+    parser.add_argument("--backend", choices=("opencv", "graph", "tflite"), default="opencv",
+                        help="which implementation scores the pairs (default: %(default)s)")
+    parser.add_argument("--model-dir", type=Path, help="export folder, for --backend tflite")
+    parser.add_argument("--quiet", action="store_true")
 
 
 def _add_config_arguments(parser: argparse.ArgumentParser) -> None:

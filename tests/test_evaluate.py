@@ -1,0 +1,89 @@
+"""Evaluation: metrics on hand-made records, manifest errors, calibration, the CLI on synthetic clips."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from liveness.cli import main
+from liveness.evaluate import (ClipRecord, calibrate, leave_one_subject_out, metrics,
+                               read_manifest)
+from liveness.synthetic import synthetic_clip
+
+
+def record(label, score, subject="A", kind="", undecided=None):
+    scores = () if undecided else (score, score)
+    return ClipRecord(f"{subject}_{label}_{score}", label, kind if label == "attack" else "",
+                      subject, undecided, scores)
+
+
+RECORDS = [
+    record("live", 40, "A"), record("attack", 10, "A", "print"),
+    record("live", 35, "B"), record("attack", 30, "B", "replay"),
+    record("live", 20, "C"), record("attack", 15, "C", "replay"),
+    record("live", 0, "D", undecided="insufficient_motion"),
+]
+
+
+def test_metrics_follow_iso_30107_3():
+    m = metrics(RECORDS, 25.0, "median")
+    assert m.apcer_per_type == {"print": 0.0, "replay": 0.5}
+    assert m.apcer == 0.5                        # the worst attack type counts
+    assert m.bpcer == pytest.approx(1 / 3)       # C's live clip (20) is rejected
+    assert m.acer == pytest.approx((0.5 + 1 / 3) / 2)
+    assert m.undecided_rate == pytest.approx(1 / 7)
+    assert m.undecided_live_rate == pytest.approx(1 / 4)
+
+
+def test_calibration_and_leave_one_subject_out():
+    threshold = calibrate(RECORDS, "median")
+    m = metrics(RECORDS, threshold, "median")
+    assert m.apcer == pytest.approx(m.bpcer, abs=0.5)
+    strict = calibrate(RECORDS, "median", target_apcer=0.0)
+    assert metrics(RECORDS, strict, "median").apcer == 0.0 and strict >= 30
+    pooled, per_subject = leave_one_subject_out(RECORDS, "median")
+    assert set(per_subject) == {"A", "B", "C", "D"}
+    assert pooled.clips == len(RECORDS)
+
+
+def test_manifest_errors(tmp_path):
+    bad = tmp_path / "m.csv"
+    bad.write_text("file,label\nx.mp4,live\n")
+    with pytest.raises(ValueError, match="missing columns"):
+        read_manifest(bad)
+    bad.write_text("file,label,attack_type,subject\nx.mp4,genuine,,A\n")
+    with pytest.raises(ValueError, match="label must be 'live' or 'attack'"):
+        read_manifest(bad)
+    with pytest.raises(FileNotFoundError):
+        read_manifest(tmp_path / "none.csv")
+
+
+@pytest.fixture(scope="module")
+def synthetic_manifest(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("eval")
+    for kind in ("live", "photo"):
+        writer = cv2.VideoWriter(str(folder / f"{kind}.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 30,
+                                 (640, 480))
+        for frame in synthetic_clip(kind, frames=30, seed=2):
+            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        writer.release()
+    manifest = folder / "manifest.csv"
+    manifest.write_text("file,label,attack_type,subject\nlive.avi,live,,S\nphoto.avi,attack,print,S\n")
+    return manifest
+
+
+def test_evaluate_and_calibrate_commands(synthetic_manifest, tmp_path, capsys):
+    out = tmp_path / "eval"
+    assert main(["evaluate", str(synthetic_manifest), "--out", str(out), "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("acer", "apcer", "bpcer", "undecided_rate", "threshold", "clips"):
+        assert key in summary
+    assert summary["acer"] == 0.0 and len(summary["clips"]) == 2
+    assert (out / "det.png").read_bytes()[:4] == b"\x89PNG" and (out / "clips.csv").is_file()
+    config = tmp_path / "calibrated.json"
+    assert main(["calibrate", str(synthetic_manifest), "--out", str(config), "--quiet"]) == 0
+    data = json.loads(config.read_text())
+    assert data["calibration"]["manifest_sha256"] and data["config"]["preset"] == "default+calibrated"
+    live, photo = (c["score"] for c in summary["clips"])
+    assert photo < data["config"]["threshold"] < live
