@@ -83,7 +83,7 @@ class LiteMTCNN:
             r = reg[ys, xs]
             found = np.stack([x0 + r[:, 0] * size, y0 + r[:, 1] * size, x1 + r[:, 2] * size,
                               y1 + r[:, 3] * size], 1) / scale
-            found = np.concatenate([found, score[:, None]], 1)[np.argsort(-score, kind="stable")]
+            found = _sorted(np.concatenate([found, score[:, None]], 1))
             proposals.append(found[suppress(found[:, :4], 0.5, "union")])
         if not proposals:
             return np.empty((0, 5))
@@ -125,7 +125,10 @@ def _run(interpreter, batch: np.ndarray) -> dict[int, np.ndarray]:
 
 
 def _sorted(rows: np.ndarray) -> np.ndarray:
-    return rows[np.argsort(-rows[:, 4], kind="stable")]
+    """Rows by descending score, ties in mtcnn's order (its ascending argsort, reversed): P-Net's
+    softmax saturates at 1.0 for clear faces, so ties are common and their order decides which
+    box the suppression keeps."""
+    return rows[np.argsort(rows[:, 4])[::-1]]
 
 
 def _sizes(boxes: np.ndarray) -> np.ndarray:
