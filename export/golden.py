@@ -22,13 +22,14 @@ import numpy as np
 from liveness.config import LivenessConfig
 
 TOLERANCES = {
-    "landmark_flow_abs": 1e-4,
+    "landmark_flow_abs": 5e-4,
     "score_abs": 1e-3,
     "histograms": "equal",
     "flags": "equal (is_live, valid, landmark_status)",
 }
-NOTE = ("landmark_flow and score may differ by float summation order between runtimes; "
-        "histograms, flags and verdicts must be equal")
+NOTE = ("landmark_flow and score may differ by float summation order between runtimes (at a few "
+        "points that order tips one of LK's 14-bit weight roundings: up to 2.8e-4 px seen between "
+        "TensorFlow and TFLite); histograms, flags and verdicts must be equal")
 
 
 def golden_inputs(cfg: LivenessConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:

@@ -1,5 +1,5 @@
 """The ``liveness`` command: ``check``, ``demo``, ``evaluate``, ``calibrate``, ``parity``, ``export``,
-``eval-landmarks``, ``fetch-facemesh``.
+``bench``, ``eval-landmarks``, ``fetch-facemesh``.
 
 Each subcommand is a typed ``run_*`` function plus its argparse wiring. User mistakes (missing
 file, bad video, unknown preset) print one ``liveness: error: ...`` line and exit with status 2.
@@ -145,6 +145,14 @@ def main(argv: list[str] | None = None) -> int:
                            help="lowest BPCER with APCER at most this (default: equal error rate)")
     _add_evaluation_arguments(calibrate)
 
+    bench = sub.add_parser("bench", help="latency of every path -> docs/benchmarks.md")
+    bench.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
+    bench.add_argument("--sizes", type=int, nargs="+", default=[96, 128, 160, 192, 256],
+                       help="crop sizes to measure")
+    bench.add_argument("--pairs", type=int, default=20, help="pairs timed per path and size")
+    bench.add_argument("--model-dir", type=Path,
+                       help="export folder: adds the LiteRT demo to the end-to-end table")
+
     export = sub.add_parser("export", help="SavedModel (TF Serving) + TFLite files + manifest")
     export.add_argument("--out", type=Path, required=True, help="output folder")
     export.add_argument("--preset", default="default", choices=PRESET_NAMES)
@@ -182,6 +190,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{'ok  ' if figure.met else 'MISS'} {figure.name}: {figure.value:.4g} "
                       f"(target {figure.bound})")
             print(f"written to {args.out}")
+        elif args.command == "bench":
+            from liveness.bench import run as run_bench
+
+            command = "liveness " + " ".join(argv if argv is not None else sys.argv[1:])
+            print(run_bench(args.out, tuple(args.sizes), args.pairs, command, args.model_dir))
         elif args.command in ("evaluate", "calibrate"):
             run_evaluation(args)
         elif args.command == "export":

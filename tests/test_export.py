@@ -17,6 +17,7 @@ from liveness.paths import REPO_ROOT
 from liveness.results import PairResult, PairStatus
 from model_graph.aggregate import REASON_CODES, VERDICT_CODES
 from model_graph.check import check_pair
+from model_graph.module import LivenessCheck
 
 CFG = preset("default")
 GOLDEN = REPO_ROOT / "mobile_demo" / "golden"
@@ -52,20 +53,28 @@ def test_manifest_records_config_versions_and_hashes(exported):
 
 def test_eager_savedmodel_and_tflite_give_the_same_numbers(exported, golden):
     _index, inputs = golden
+    traced = {k: v.numpy() for k, v in LivenessCheck(CFG)(inputs["prev"], inputs["next"],
+                                                          inputs["landmarks"]).items()}
     eager = {k: v.numpy() for k, v in check_pair(tf.constant(inputs["prev"]), tf.constant(inputs["next"]),
                                                  tf.constant(inputs["landmarks"]), CFG).items()}
     served = tf.saved_model.load(str(exported.saved_model)).signatures["serving_default"]
     reloaded = {k: v.numpy() for k, v in served(**inputs).items()}
     runner = tflite_runner(exported.tflite)
     for i in range(len(inputs["prev"])):
-        lite = runner(**{k: v[i:i + 1] for k, v in inputs.items()})
-        for name in ("landmark_hist", "eye_hist", "is_live", "valid", "landmark_status"):
-            np.testing.assert_array_equal(reloaded[name][i], eager[name][i], err_msg=name)
-            np.testing.assert_array_equal(lite[name][0], eager[name][i], err_msg=name)
-        np.testing.assert_allclose(reloaded["landmark_flow"][i], eager["landmark_flow"][i], atol=1e-4)
-        np.testing.assert_allclose(lite["landmark_flow"][0], eager["landmark_flow"][i],
-                                   atol=TOLERANCES["landmark_flow_abs"])
-        np.testing.assert_allclose(lite["score"][0], eager["score"][i], atol=TOLERANCES["score_abs"])
+        lite = {k: v[0] for k, v in runner(**{k: v[i:i + 1] for k, v in inputs.items()}).items()}
+        for other in (eager, reloaded):
+            other = {k: v[i] for k, v in other.items()}
+            for name in ("landmark_hist", "eye_hist", "is_live", "valid", "landmark_status"):
+                np.testing.assert_array_equal(other[name], traced[name][i], err_msg=name)
+                np.testing.assert_array_equal(lite[name], traced[name][i], err_msg=name)
+        # The SavedModel runs the graph it was saved from: the 1e-4 px target holds.
+        np.testing.assert_allclose(reloaded["landmark_flow"][i], traced["landmark_flow"][i], atol=1e-4)
+        # Eager TensorFlow and TFLite sum LK's window products in other orders, which can tip a
+        # 14-bit weight rounding at a few points (docs/serving.md): the golden tolerance.
+        for flow in (eager["landmark_flow"][i], lite["landmark_flow"]):
+            np.testing.assert_allclose(flow, traced["landmark_flow"][i],
+                                       atol=TOLERANCES["landmark_flow_abs"])
+        np.testing.assert_allclose(lite["score"], traced["score"][i], atol=TOLERANCES["score_abs"])
 
 
 def test_float16_file_agrees_on_verdicts(exported, golden):

@@ -1,0 +1,211 @@
+"""``liveness bench``: latency of every implementation of the pair check, measured in one run.
+
+For each crop size, face-crop pairs are cut from the synthetic live clip exactly as the pipeline
+cuts them, and each path scores them one pair at a time: the OpenCV reference, eager TensorFlow,
+the ``tf.function``, XLA, the reloaded SavedModel, and the TFLite file (float32 and float16) at
+1 and 2 threads. Median and 90th percentile per pair, and the ratio to the OpenCV path measured in
+the same run. Then SavedModel and XLA throughput by batch size, the size of each TFLite file, and
+the process's peak memory. Machines here are shared: compare ratios, not absolute times.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from liveness.config import LivenessConfig, preset
+
+CROP_SIZES = (96, 128, 160, 192, 256)
+BATCHES = (1, 8, 64, 256)
+
+
+def crop_pairs(cfg: LivenessConfig, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``count`` pipeline crop pairs ``(prev, next, landmarks)`` of the synthetic live clip."""
+    from liveness.clip import ClipChecker
+    from liveness.synthetic import synthetic_clip
+
+    record: list = []
+    ClipChecker(cfg).check(synthetic_clip("live", frames=count + 1, seed=1), record=record)
+    prev, next, marks = (np.stack(x) for x in zip(*record))
+    return prev, next, marks.astype(np.float32)
+
+
+def time_calls(call: Callable[[int], object], count: int, warmup: int = 2) -> np.ndarray:
+    """Milliseconds of ``call(i)`` for ``i`` in ``range(count)``, after ``warmup`` calls."""
+    for i in range(warmup):
+        call(i % count)
+    times = []
+    for i in range(count):
+        start = time.perf_counter()
+        call(i)
+        times.append(1000 * (time.perf_counter() - start))
+    return np.asarray(times)
+
+
+def latency_rows(cfg: LivenessConfig, pairs: int, workdir: Path) -> tuple[list[tuple], dict]:
+    """``[(path, median_ms, p90_ms)]`` for one crop size, and the TFLite file sizes."""
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+
+    from liveness.reference import check_pair as reference_check
+    from model_graph.check import check_pair as graph_check
+    from model_graph.module import LivenessCheck
+
+    prev, next, marks = crop_pairs(cfg, pairs)
+    n = len(prev)
+    one = [(prev[i:i + 1], next[i:i + 1], marks[i:i + 1]) for i in range(n)]
+    rows = [("OpenCV reference", time_calls(lambda i: reference_check(prev[i], next[i], marks[i], cfg), n))]
+    eager_n = min(n, 5)
+    rows.append(("TensorFlow eager", time_calls(
+        lambda i: graph_check(tf.constant(one[i][0]), tf.constant(one[i][1]), tf.constant(one[i][2]), cfg),
+        eager_n, warmup=1)))
+    module = LivenessCheck(cfg)
+    rows.append(("tf.function", time_calls(lambda i: module(*one[i]), n)))
+    compiled = LivenessCheck(cfg, jit_compile=True)
+    rows.append(("XLA (jit_compile)", time_calls(lambda i: compiled(*one[i]), n)))
+    saved = workdir / f"saved_{cfg.crop_size}"
+    tf.saved_model.save(module, str(saved), signatures={"serving_default": module.check.get_concrete_function()})
+    served = tf.saved_model.load(str(saved)).signatures["serving_default"]
+    rows.append(("SavedModel (reloaded)", time_calls(
+        lambda i: served(prev=one[i][0], next=one[i][1], landmarks=one[i][2]), n)))
+    sizes = {}
+    for label, fp16 in (("float32", False), ("float16", True)):
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if fp16:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.target_spec.supported_types = [tf.float16]
+        blob = converter.convert()
+        sizes[label] = len(blob)
+        for threads in (1, 2):
+            runner = Interpreter(model_content=blob, num_threads=threads).get_signature_runner()
+            rows.append((f"TFLite {label}, {threads} thread{'s' * (threads > 1)}", time_calls(
+                lambda i: runner(prev=one[i][0], next=one[i][1], landmarks=one[i][2]), n)))
+    return [(name, float(np.median(t)), float(np.percentile(t, 90))) for name, t in rows], sizes
+
+
+def throughput_rows(cfg: LivenessConfig, workdir: Path) -> list[tuple]:
+    """``[(batch, savedmodel pairs/s, xla pairs/s)]`` at the config's crop size."""
+    import tensorflow as tf
+
+    from model_graph.module import LivenessCheck
+
+    prev, next, marks = crop_pairs(cfg, 16)
+    saved = workdir / f"saved_{cfg.crop_size}"
+    served = tf.saved_model.load(str(saved)).signatures["serving_default"]
+    compiled = LivenessCheck(cfg, jit_compile=True)
+    rows = []
+    for batch in BATCHES:
+        pick = np.arange(batch) % len(prev)
+        args = (prev[pick], next[pick], marks[pick])
+        rates = []
+        for run in (lambda: served(prev=args[0], next=args[1], landmarks=args[2]),
+                    lambda: compiled(*args)):
+            ms = time_calls(lambda _i: run(), 3, warmup=1)
+            rates.append(batch / (np.median(ms) / 1000))
+        rows.append((batch, *rates))
+    return rows
+
+
+def end_to_end_rows(model_dir: Path | None) -> tuple[str, list[tuple[str, float]]]:
+    """Frames per second over a whole clip (decoding included): the host pipeline detecting on
+    every frame and detecting-and-tracking, and the LiteRT demo when ``model_dir`` is given."""
+    from liveness.clip import ClipChecker
+    from liveness.paths import shared_data
+    from liveness.synthetic import synthetic_clip
+    from liveness.video import read_video
+
+    clip_path = shared_data() / "clips" / "webcam_live.webm"
+    if clip_path.is_file():
+        name, frames = clip_path.name, lambda: read_video(clip_path)
+    else:
+        clip = synthetic_clip("live", frames=60)
+        name, frames = "synthetic live clip (640x480)", lambda: iter(clip)
+    base = preset("default")
+    rows = []
+    for label, cfg in (("host (OpenCV path), detect every frame", base.replace(detect_every=1)),
+                       ("host (OpenCV path), detect and track", base)):
+        start = time.perf_counter()
+        verdict = ClipChecker(cfg).check(frames()).verdict
+        rows.append((label, verdict.frames / (time.perf_counter() - start)))
+    if model_dir is not None:
+        from mobile_demo.__main__ import run as run_demo
+
+        for threads in (1, 2):
+            out = run_demo(name, model_dir, frames=frames(), threads=threads)
+            rows.append((f"LiteRT demo, detect and track, {threads} thread{'s' * (threads > 1)}",
+                         out["timing"]["frames_per_second"]))
+    return name, rows
+
+
+def machine() -> str:
+    """CPU model, cores and library versions, in one line."""
+    import cv2
+    import tensorflow as tf
+
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import ai_edge_litert
+
+    return (f"{model}, {os.cpu_count()} cores; Python {platform.python_version()}, TensorFlow "
+            f"{tf.__version__}, OpenCV {cv2.__version__}, numpy {np.__version__}, ai-edge-litert "
+            f"{getattr(ai_edge_litert, '__version__', '?')}")
+
+
+def run(out: Path, sizes: tuple[int, ...], pairs: int, command: str,
+        model_dir: Path | None = None) -> str:
+    """Measure and write the benchmark page; returns it."""
+    lines = ["# Benchmarks", "", f"Generated by `{command}` on {machine()}.", "",
+             "Per-pair latency, one pair per call, median / 90th percentile in milliseconds, and "
+             "the median as a multiple of the OpenCV reference's measured in the same run "
+             f"({pairs} pairs of the synthetic live clip per size; eager TensorFlow: 5 pairs).", ""]
+    base = preset("default")
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        file_sizes = {}
+        for size in sizes:
+            cfg = base.replace(crop_size=size)
+            rows, file_sizes[size] = latency_rows(cfg, pairs, workdir)
+            reference = rows[0][1]
+            lines += [f"## Crop {size} px", "", "| path | median ms | p90 ms | x OpenCV |",
+                      "|---|---|---|---|"]
+            lines += [f"| {name} | {med:.2f} | {p90:.2f} | {med / reference:.1f} |"
+                      for name, med, p90 in rows]
+            lines.append("")
+        default_size = base.crop_size if base.crop_size in sizes else sizes[0]
+        lines += [f"## Throughput at crop {default_size} px (pairs per second)", "",
+                  "| batch | SavedModel | XLA |", "|---|---|---|"]
+        rows = throughput_rows(base.replace(crop_size=default_size), workdir)
+        lines += [f"| {b} | {s:.0f} | {x:.0f} |" for b, s, x in rows]
+        gain = rows[min(2, len(rows) - 1)][1] / rows[0][1]
+        lines += ["", f"Batch {rows[min(2, len(rows) - 1)][0]} gives {gain:.1f}x the per-pair rate of "
+                  "batch 1 for the SavedModel.", ""]
+    clip_name, e2e = end_to_end_rows(model_dir)
+    lines += [f"## End to end on {clip_name}", "", "| pipeline | frames per second |", "|---|---|"]
+    lines += [f"| {label} | {fps:.1f} |" for label, fps in e2e]
+    lines.append("")
+    lines += ["## TFLite file size (serving_default only)", "", "| crop | float32 | float16 |",
+              "|---|---|---|"]
+    lines += [f"| {s} | {v['float32'] / 1024:.0f} KB | {v['float16'] / 1024:.0f} KB |"
+              for s, v in file_sizes.items()]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    lines += ["", f"Peak resident memory of the whole benchmark process: {peak:.0f} MB "
+              "(TensorFlow, XLA and every path loaded at once; per-path figures are not measured "
+              "yet).", ""]
+    page = "\n".join(lines)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page)
+    return page
