@@ -147,6 +147,7 @@ def end_to_end_rows(model_dir: Path | None) -> tuple[str, list[tuple[str, float]
 
 def machine() -> str:
     """CPU model, cores and library versions, in one line."""
+    import ai_edge_litert
     import cv2
     import tensorflow as tf
 
@@ -156,10 +157,8 @@ def machine() -> str:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    except OSError:
+    except OSError:   # no /proc on this system: the model stays unknown
         pass
-    import ai_edge_litert
-
     return (f"{model}, {os.cpu_count()} cores; Python {platform.python_version()}, TensorFlow "
             f"{tf.__version__}, OpenCV {cv2.__version__}, numpy {np.__version__}, ai-edge-litert "
             f"{getattr(ai_edge_litert, '__version__', '?')}")
