@@ -196,7 +196,7 @@ difference of a few float ulps, which at a few points tips a rounding of the 14-
 stop test one way in one path and the other way in the other. At a well-textured point the next
 step absorbs it; at an ill-conditioned one (weak texture, LK walking several pixels over its 20
 steps) it grows, and the two paths stop in different places. Those few points carry the maxima in
-the table above, up to pixels at a single point; they are the same with or without the
+the table above, up to tens of pixels at a single point; they are the same with or without the
 `tf.while_loop` (checked against the earlier unrolled version). The Farneback port is likewise OpenCV's: the 3x3
 pre-blur of the finest level, the replicate-border polynomial expansion, the border damping of the
 matrices, the box average and the `+1e-3` in the 2x2 solve; OpenCV accumulates some sums in double,
