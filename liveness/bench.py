@@ -145,6 +145,57 @@ def end_to_end_rows(model_dir: Path | None) -> tuple[str, list[tuple[str, float]
     return name, rows
 
 
+def stage_profile(cfg: LivenessConfig, pairs: int) -> list[tuple[str, float, int]]:
+    """Where the TFLite time goes: parts of the graph converted and timed alone (1 thread).
+
+    Returns ``[(part, median ms, file bytes)]``.
+    """
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+
+    from model_graph.flow import eye_boxes, eye_flow, landmark_flow
+    from model_graph.pyramid import build_pyramid, lk_levels, scharr_gradients
+
+    prev, next, marks = crop_pairs(cfg, pairs)
+    size = cfg.crop_size
+    signature = [tf.TensorSpec([1, size, size], tf.uint8, name="a"),
+                 tf.TensorSpec([1, size, size], tf.uint8, name="b"),
+                 tf.TensorSpec([1, 68, 2], tf.float32, name="p")]
+
+    def lk(c: LivenessConfig):
+        return lambda a, b, p: landmark_flow(tf.cast(a, tf.float32), tf.cast(b, tf.float32), p, c)[0]
+
+    def eyes(a, b, p):
+        return eye_flow(tf.cast(a, tf.float32), tf.cast(b, tf.float32),
+                        eye_boxes(p, cfg.eye_min_box_px), cfg)[0]
+
+    def pyramids(a, b, p):
+        levels = lk_levels(size, cfg.lk_window, cfg.lk_max_level)
+        images = build_pyramid(tf.cast(a, tf.float32), levels) + build_pyramid(tf.cast(b, tf.float32), levels)
+        return tf.add_n([tf.reduce_sum(x) for x in images]
+                        + [tf.reduce_sum(scharr_gradients(x)) for x in images[:levels + 1]])
+
+    parts = [
+        (f"LK at 68 points ({cfg.lk_iterations} iterations, max level {cfg.lk_max_level})", lk(cfg)),
+        ("LK, 1 iteration per level", lk(cfg.replace(lk_iterations=1))),
+        ("LK, one level only", lk(cfg.replace(lk_max_level=0))),
+        ("Farneback in the two eye patches", eyes),
+        ("pyramids and Scharr gradients alone", pyramids),
+    ]
+    rows = []
+    for name, function in parts:
+        holder = tf.Module()
+        holder.function = tf.function(function, input_signature=signature)
+        converter = tf.lite.TFLiteConverter.from_concrete_functions(
+            [holder.function.get_concrete_function()], holder)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        blob = converter.convert()
+        runner = Interpreter(model_content=blob, num_threads=1).get_signature_runner()
+        ms = time_calls(lambda i: runner(a=prev[i:i + 1], b=next[i:i + 1], p=marks[i:i + 1]), len(prev))
+        rows.append((name, float(np.median(ms)), len(blob)))
+    return rows
+
+
 def machine() -> str:
     """CPU model, cores and library versions, in one line."""
     import ai_edge_litert
@@ -192,6 +243,13 @@ def run(out: Path, sizes: tuple[int, ...], pairs: int, command: str,
         gain = rows[min(2, len(rows) - 1)][1] / rows[0][1]
         lines += ["", f"Batch {rows[min(2, len(rows) - 1)][0]} gives {gain:.1f}x the per-pair rate of "
                   "batch 1 for the SavedModel.", ""]
+    default_cfg = base.replace(crop_size=default_size)
+    lines += [f"## Where the TFLite time goes (crop {default_size} px, 1 thread)", "",
+              "Parts of the graph converted and timed alone (median ms per pair):", "",
+              "| part | median ms | file |", "|---|---|---|"]
+    lines += [f"| {name} | {ms:.2f} | {size / 1024:.0f} KB |"
+              for name, ms, size in stage_profile(default_cfg, pairs)]
+    lines.append("")
     clip_name, e2e = end_to_end_rows(model_dir)
     lines += [f"## End to end on {clip_name}", "", "| pipeline | frames per second |", "|---|---|"]
     lines += [f"| {label} | {fps:.1f} |" for label, fps in e2e]

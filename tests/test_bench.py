@@ -16,5 +16,6 @@ def test_bench_command_writes_every_table(tmp_path, capsys):
     page = out.read_text()
     for needle in ("## Crop 96 px", "| OpenCV reference |", "| XLA (jit_compile) |",
                    "| SavedModel (reloaded) |", "| TFLite float16, 2 threads |",
-                   "## Throughput", "## End to end", "## TFLite file size"):
+                   "## Throughput", "## Where the TFLite time goes", "| LK, one level only |",
+                   "## End to end", "## TFLite file size"):
         assert needle in page, needle
