@@ -150,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--sizes", type=int, nargs="+", default=[96, 128, 160, 192, 256],
                        help="crop sizes to measure")
     bench.add_argument("--pairs", type=int, default=20, help="pairs timed per path and size")
+    bench.add_argument("--batches", type=int, nargs="+", default=[1, 8, 64, 256],
+                       help="batch sizes of the throughput table")
     bench.add_argument("--model-dir", type=Path,
                        help="export folder: adds the LiteRT demo to the end-to-end table")
 
@@ -194,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
             from liveness.bench import run as run_bench
 
             command = "liveness " + " ".join(argv if argv is not None else sys.argv[1:])
-            print(run_bench(args.out, tuple(args.sizes), args.pairs, command, args.model_dir))
+            print(run_bench(args.out, tuple(args.sizes), args.pairs, command, args.model_dir,
+                            tuple(args.batches)))
         elif args.command in ("evaluate", "calibrate"):
             run_evaluation(args)
         elif args.command == "export":
