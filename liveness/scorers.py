@@ -18,12 +18,5 @@ class GraphScorer:
 
     def __call__(self, prev: np.ndarray, next: np.ndarray, landmarks: np.ndarray,
                  cfg: LivenessConfig) -> PairEvidence:
-        out = {k: v.numpy()[0] for k, v in self.module(prev[None], next[None],
-                                                        np.asarray(landmarks, np.float32)[None]).items()}
-        valid = bool(out["valid"])
-        return PairEvidence(score=float(out["score"]) if valid else None,
-                            is_live=bool(out["is_live"]) if valid else None,
-                            landmark_hist=out["landmark_hist"], eye_hist=out["eye_hist"],
-                            landmark_flow=out["landmark_flow"],
-                            landmark_status=out["landmark_status"].astype(bool),
-                            eye_boxes=out["eye_boxes"])
+        out = self.module(prev[None], next[None], np.asarray(landmarks, np.float32)[None])
+        return PairEvidence.from_graph_outputs({k: v.numpy()[0] for k, v in out.items()})

@@ -54,13 +54,7 @@ class LiteScorer:
         """The pair's evidence, with the same fields as the OpenCV reference gives."""
         out = self._runner(prev=prev[None], next=next[None],
                            landmarks=np.asarray(landmarks, np.float32)[None])
-        valid = bool(out["valid"][0])
-        score = float(out["score"][0]) if valid else None
-        return PairEvidence(score=score, is_live=bool(out["is_live"][0]) if valid else None,
-                            landmark_hist=out["landmark_hist"][0], eye_hist=out["eye_hist"][0],
-                            landmark_flow=out["landmark_flow"][0],
-                            landmark_status=out["landmark_status"][0].astype(bool),
-                            eye_boxes=out["eye_boxes"][0])
+        return PairEvidence.from_graph_outputs({k: v[0] for k, v in out.items()})
 
 
 def _check_signature(runner, expected: dict, path: Path) -> None:

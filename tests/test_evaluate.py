@@ -86,3 +86,21 @@ def test_evaluate_and_calibrate_commands(synthetic_manifest, tmp_path, capsys):
     assert data["calibration"]["manifest_sha256"] and data["config"]["preset"] == "default+calibrated"
     live, photo = (c["score"] for c in summary["clips"])
     assert photo < data["config"]["threshold"] < live
+
+
+def test_graph_scorer_gives_the_reference_evidence():
+    from liveness.config import preset
+    from liveness.evaluate import make_scorer
+    from liveness.reference import check_pair
+    from tests.graph_fixtures import pair_batch
+
+    cfg = preset("default")
+    prev, next, marks = pair_batch(cfg.crop_size, 2, seed=30)
+    scorer = make_scorer("graph", cfg, None)
+    for i in range(2):
+        graph, ref = scorer(prev[i], next[i], marks[i], cfg), check_pair(prev[i], next[i], marks[i], cfg)
+        assert graph.landmark_hist.tolist() == ref.landmark_hist.tolist()
+        assert graph.eye_hist.tolist() == ref.eye_hist.tolist()
+        assert (graph.score is None) == (ref.score is None)
+    with pytest.raises(ValueError, match="needs --model-dir"):
+        make_scorer("tflite", cfg, None)

@@ -34,6 +34,18 @@ class PairEvidence:
     eye_boxes: np.ndarray
     """``[2, 4]`` float32 ``(x0, y0, x1, y1)``: subject's right eye, then left eye."""
 
+    @classmethod
+    def from_graph_outputs(cls, out: dict[str, np.ndarray]) -> PairEvidence:
+        """The evidence of one pair from the graph's outputs (``LivenessCheck``, SavedModel or
+        TFLite), each already indexed to that pair."""
+        valid = bool(out["valid"])
+        return cls(score=float(out["score"]) if valid else None,
+                   is_live=bool(out["is_live"]) if valid else None,
+                   landmark_hist=np.asarray(out["landmark_hist"]), eye_hist=np.asarray(out["eye_hist"]),
+                   landmark_flow=np.asarray(out["landmark_flow"]),
+                   landmark_status=np.asarray(out["landmark_status"]).astype(bool),
+                   eye_boxes=np.asarray(out["eye_boxes"]))
+
     @property
     def landmark_vectors(self) -> int:
         """Landmark vectors counted in the histogram."""
