@@ -146,3 +146,14 @@ def test_golden_vectors_through_the_lite_scorer(exported):
         assert (evidence.score is not None) == expected["valid"]
         if evidence.score is not None:
             assert evidence.score == pytest.approx(expected["score"], abs=TOLERANCES["score_abs"])
+
+
+def test_facemesh_landmarks_on_litert(exported):
+    from liveness.landmarks.facemesh import model_path
+
+    if not model_path().is_file():
+        pytest.skip("face mesh model missing: liveness fetch-facemesh")
+    out = run("photo", exported.manifest.parent, frames=synthetic_clip("photo", frames=20),
+              landmarks="facemesh")
+    assert out["verdict"] == "spoof" and out["config"]["landmarks"] == "facemesh"
+    assert out["timing"]["stages"]["landmarks"]["calls"] >= 1
