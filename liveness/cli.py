@@ -185,9 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "parity":
             from liveness.parity import run
 
-            command = "liveness " + " ".join(argv if argv is not None else sys.argv[1:])
             _page, figures = run(args.clips, args.out, preset(args.preset), args.per_clip,
-                                 command.strip(), quiet=args.quiet)
+                                 _command_line(argv), quiet=args.quiet)
             for figure in figures:
                 print(f"{'ok  ' if figure.met else 'MISS'} {figure.name}: {figure.value:.4g} "
                       f"(target {figure.bound})")
@@ -195,9 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "bench":
             from liveness.bench import run as run_bench
 
-            command = "liveness " + " ".join(argv if argv is not None else sys.argv[1:])
-            print(run_bench(args.out, tuple(args.sizes), args.pairs, command, args.model_dir,
-                            tuple(args.batches)))
+            print(run_bench(args.out, tuple(args.sizes), args.pairs, _command_line(argv),
+                            args.model_dir, tuple(args.batches)))
         elif args.command in ("evaluate", "calibrate"):
             run_evaluation(args)
         elif args.command == "export":
@@ -274,6 +272,11 @@ def load_calibrated_config(path: Path) -> tuple[LivenessConfig, dict]:
     if "config" not in data or "calibration" not in data:
         raise ValueError(f"{path} is not a file written by `liveness calibrate`")
     return LivenessConfig(**data["config"]), data["calibration"]
+
+
+def _command_line(argv: list[str] | None) -> str:
+    """The command as typed, for the pages that record how they were generated."""
+    return "liveness " + " ".join(argv if argv is not None else sys.argv[1:])
 
 
 def _pct(value: float | None) -> str:

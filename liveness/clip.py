@@ -195,6 +195,15 @@ def follow(landmarks: np.ndarray, flow: np.ndarray, status: np.ndarray,
     return transform(landmarks).astype(np.float32)
 
 
+def clip_is_live(scores: np.ndarray, threshold: float, aggregation: str) -> bool:
+    """The clip rule on the scores of its scored pairs: the median above ``threshold``
+    (``median``), or more than half of the pairs above it (``vote``)."""
+    scores = np.asarray(scores, np.float64)
+    if aggregation == "vote":
+        return bool(np.mean(scores > threshold) > 0.5)
+    return bool(np.median(scores) > threshold)
+
+
 def aggregate(pairs: list[PairResult], cfg: LivenessConfig, *, frames: int, source: str = "",
               fps: float | None = None) -> ClipVerdict:
     """The clip verdict from its pair results (rules in docs/decisions.md)."""
@@ -215,10 +224,8 @@ def aggregate(pairs: list[PairResult], cfg: LivenessConfig, *, frames: int, sour
 
     if reason is not None:
         verdict = Verdict.UNDECIDED
-    elif cfg.aggregation == "vote":
-        verdict = Verdict.LIVE if live_fraction > 0.5 else Verdict.SPOOF
     else:
-        verdict = Verdict.LIVE if median > cfg.threshold else Verdict.SPOOF
+        verdict = Verdict.LIVE if clip_is_live(scores, cfg.threshold, cfg.aggregation) else Verdict.SPOOF
     return ClipVerdict(verdict=verdict, reason=reason, score=median, live_fraction=live_fraction,
                        threshold=cfg.threshold, preset=cfg.preset, aggregation=cfg.aggregation,
                        pairs_used=len(scored), frames=frames, pairs=tuple(pairs), source=source,

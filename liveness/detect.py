@@ -41,7 +41,11 @@ class Face:
 
 
 class FaceDetector:
-    """MTCNN face detector with the size and confidence policy. The network loads on first use."""
+    """MTCNN face detector with the size and confidence policy. The network loads on first use.
+
+    The policy, scaling and coordinate mapping live in :meth:`detect`; :meth:`_detect_rows` runs
+    the detector itself (``mobile_demo.detector.LiteMTCNN`` overrides it with LiteRT).
+    """
 
     def __init__(self, min_face_px: int = 40, min_confidence: float = 0.9) -> None:
         self.min_face_px = min_face_px
@@ -56,24 +60,28 @@ class FaceDetector:
             raise ValueError(f"detect expects an [H, W, 3] uint8 RGB frame, got {got}")
         if min(rgb.shape[:2]) < self.min_face_px:
             return []
-        if self._mtcnn is None:
-            from mtcnn import MTCNN  # imports TensorFlow: only when a detector is used
-
-            self._mtcnn = MTCNN()
-        # MTCNN runs on the frame scaled so that min_face_px becomes its default 20 px: that is
+        # Detection runs on the frame scaled so that min_face_px becomes MTCNN's default 20 px:
         # 4x less work at 40 px, and mtcnn 1.0.0's pyramid breaks for min_face_size above ~30
         # (its level count ignores the start scale, so the last levels fall below 12 px).
         scale = min(1.0, MTCNN_MIN_FACE / self.min_face_px)
         small = rgb if scale == 1.0 else cv2.resize(rgb, None, fx=scale, fy=scale,
                                                     interpolation=cv2.INTER_AREA)
-        rows = np.asarray(self._mtcnn.detect_faces(small, box_format="xyxy", output_type="numpy",
-                                                   min_face_size=MTCNN_MIN_FACE), np.float64)
-        # Rows: image id, x0, y0, x1, y1, confidence, the five keypoint x's, then their y's.
         # Coordinates go back to frame pixels (pixel centres: x = (x_small + 0.5) / scale - 0.5).
         faces = []
-        for row in rows.reshape(-1, 16):
-            keypoints = np.stack([row[6:11], row[11:16]], axis=1)
-            faces.append(Face(box=(row[1:5] / scale).astype(np.float32), confidence=float(row[5]),
+        for row in self._detect_rows(small):
+            keypoints = np.stack([row[5:10], row[10:15]], axis=1)
+            faces.append(Face(box=(row[0:4] / scale).astype(np.float32), confidence=float(row[4]),
                               keypoints=((keypoints + 0.5) / scale - 0.5).astype(np.float32)))
         kept = [f for f in faces if f.size >= self.min_face_px and f.confidence >= self.min_confidence]
         return sorted(kept, key=lambda f: f.area, reverse=True)
+
+    def _detect_rows(self, rgb: np.ndarray) -> np.ndarray:
+        """``[N, 15]`` rows ``x0, y0, x1, y1, confidence, 5 keypoint x, 5 keypoint y`` in ``rgb``'s
+        pixels, from the ``mtcnn`` package (subclasses run other MTCNN implementations)."""
+        if self._mtcnn is None:
+            from mtcnn import MTCNN  # imports TensorFlow: only when a detector is used
+
+            self._mtcnn = MTCNN()
+        rows = self._mtcnn.detect_faces(rgb, box_format="xyxy", output_type="numpy",
+                                        min_face_size=MTCNN_MIN_FACE)
+        return np.asarray(rows, np.float64).reshape(-1, 16)[:, 1:]   # drop the image id

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from liveness.clip import clip_is_live
 from liveness.config import LivenessConfig
 from liveness.results import Verdict
 
@@ -56,12 +57,7 @@ class ClipRecord:
         """The clip's verdict at ``threshold`` with the config's aggregation."""
         if self.undecided_reason:
             return Verdict.UNDECIDED
-        scores = np.asarray(self.pair_scores)
-        if aggregation == "vote":
-            live = np.mean(scores > threshold) > 0.5
-        else:
-            live = np.median(scores) > threshold
-        return Verdict.LIVE if live else Verdict.SPOOF
+        return Verdict.LIVE if clip_is_live(self.pair_scores, threshold, aggregation) else Verdict.SPOOF
 
 
 @dataclass(frozen=True)

@@ -15,38 +15,23 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from liveness.detect import MTCNN_MIN_FACE, Face
+from liveness.detect import MTCNN_MIN_FACE, FaceDetector
 from liveness.litert import make_interpreter
 
 PNET_THRESHOLD, RNET_THRESHOLD, ONET_THRESHOLD = 0.6, 0.7, 0.8
 SCALE_FACTOR, CELL, STRIDE = 0.709, 12, 2
 
 
-class LiteMTCNN:
-    """Face detector on ``mtcnn_{pnet,rnet,onet}.tflite``, with the host's size/confidence policy."""
+class LiteMTCNN(FaceDetector):
+    """Face detector on ``mtcnn_{pnet,rnet,onet}.tflite``, with the host's size/confidence policy
+    (``FaceDetector.detect``); only the networks and the steps around them are replaced."""
 
     def __init__(self, model_dir: Path, *, threads: int | None = None, min_face_px: int = 40,
                  min_confidence: float = 0.9) -> None:
+        super().__init__(min_face_px, min_confidence)
         self.pnet = make_interpreter(model_dir / "mtcnn_pnet.tflite", threads, allocate=False)
         self.rnet = make_interpreter(model_dir / "mtcnn_rnet.tflite", threads)
         self.onet = make_interpreter(model_dir / "mtcnn_onet.tflite", threads)
-        self.min_face_px = min_face_px
-        self.min_confidence = min_confidence
-
-    def detect(self, rgb: np.ndarray) -> list[Face]:
-        """Faces in an ``[H, W, 3]`` uint8 RGB frame that pass the policy, largest first."""
-        if min(rgb.shape[:2]) < self.min_face_px:
-            return []
-        scale = min(1.0, MTCNN_MIN_FACE / self.min_face_px)
-        small = rgb if scale == 1.0 else cv2.resize(rgb, None, fx=scale, fy=scale,
-                                                    interpolation=cv2.INTER_AREA)
-        faces = []
-        for row in self._detect_rows(small):
-            keypoints = np.stack([row[5:10], row[10:15]], axis=1)
-            faces.append(Face(box=(row[0:4] / scale).astype(np.float32), confidence=float(row[4]),
-                              keypoints=((keypoints + 0.5) / scale - 0.5).astype(np.float32)))
-        kept = [f for f in faces if f.size >= self.min_face_px and f.confidence >= self.min_confidence]
-        return sorted(kept, key=lambda f: f.area, reverse=True)
 
     def _detect_rows(self, rgb: np.ndarray) -> np.ndarray:
         """Rows ``[x0, y0, x1, y1, score, 5 keypoint x, 5 keypoint y]`` in ``rgb``'s pixels."""
