@@ -24,12 +24,15 @@ from liveness.config import LivenessConfig
 TOLERANCES = {
     "landmark_flow_abs": 5e-4,
     "score_abs": 1e-3,
+    "planarity_abs": 1e-3,
+    "motion_abs": 5e-4,
     "histograms": "equal",
-    "flags": "equal (is_live, valid, landmark_status)",
+    "flags": "equal (is_live, valid, landmark_status, planarity_valid; vector counts)",
 }
-NOTE = ("landmark_flow and score may differ by float summation order between runtimes (at a few "
-        "points that order tips one of LK's 14-bit weight roundings: up to 2.8e-4 px seen between "
-        "TensorFlow and TFLite); histograms, flags and verdicts must be equal")
+NOTE = ("landmark_flow, motion, planarity and score may differ by float summation order between "
+        "runtimes (at a few points that order tips one of LK's 14-bit weight roundings: up to "
+        "2.8e-4 px seen between TensorFlow and TFLite); histograms, counts, flags and verdicts "
+        "must be equal")
 
 
 def golden_inputs(cfg: LivenessConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
@@ -39,7 +42,7 @@ def golden_inputs(cfg: LivenessConfig) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
     checker = ClipChecker(cfg)
     prev, next, marks, names = [], [], [], []
-    for kind, start in (("live", 6), ("photo", 6)):
+    for kind, start in (("live", 5), ("photo", 6)):
         record: list = []
         checker.check(synthetic_clip(kind, frames=start + 2, seed=0), record=record)
         a, b, lm = record[start]
@@ -94,7 +97,7 @@ def load_golden(folder: Path) -> tuple[dict, dict[str, np.ndarray]]:
 
 
 def _jsonable(value: np.ndarray):
-    if value.dtype == bool:
+    if value.dtype == bool or np.issubdtype(value.dtype, np.integer):
         return value.tolist()
     return np.round(value.astype(np.float64), 6).tolist()
 

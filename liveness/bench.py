@@ -84,6 +84,7 @@ def latency_rows(cfg: LivenessConfig, pairs: int, workdir: Path) -> tuple[list[t
             converter.target_spec.supported_types = [tf.float16]
         blob = converter.convert()
         sizes[label] = len(blob)
+        (workdir / f"liveness_{cfg.crop_size}_{label}.tflite").write_bytes(blob)
         for threads in (1, 2):
             runner = Interpreter(model_content=blob, num_threads=threads).get_signature_runner()
             rows.append((f"TFLite {label}, {threads} thread{'s' * (threads > 1)}", time_calls(
@@ -145,6 +146,69 @@ def end_to_end_rows(model_dir: Path | None) -> tuple[str, list[tuple[str, float]
     return name, rows
 
 
+MEMORY_PATHS = ("OpenCV reference", "TFLite float32 (LiteRT)", "tf.function", "XLA (jit_compile)",
+                "SavedModel (reloaded)")
+
+
+def memory_rows(cfg: LivenessConfig, workdir: Path) -> list[tuple[str, float]]:
+    """``[(path, peak RSS MB)]``: each path alone in a fresh Python process scoring 10 pairs.
+
+    Needs ``latency_rows`` to have written the SavedModel and the float32 TFLite file of
+    ``cfg.crop_size`` into ``workdir``; the pairs travel as a ``.npz`` so the OpenCV and LiteRT
+    processes never import TensorFlow.
+    """
+    import subprocess
+    import sys
+
+    prev, next, marks = crop_pairs(cfg, 10)
+    pairs = workdir / "pairs.npz"
+    np.savez(pairs, prev=prev, next=next, marks=marks)
+    rows = []
+    for path in MEMORY_PATHS:
+        code = ("from liveness.bench import memory_probe; "
+                f"memory_probe({path!r}, {str(workdir)!r}, {cfg.to_json()!r})")
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        rows.append((path, float(done.stdout.strip().splitlines()[-1])))
+    return rows
+
+
+def memory_probe(path: str, workdir: str, config_json: str) -> None:
+    """Run one path over the saved pairs and print this process's peak RSS in MB (the child side
+    of :func:`memory_rows`)."""
+    import json
+
+    cfg = LivenessConfig(**json.loads(config_json))
+    data = np.load(Path(workdir) / "pairs.npz")
+    prev, next, marks = data["prev"], data["next"], data["marks"]
+    if path == "OpenCV reference":
+        from liveness.reference import check_pair
+
+        for i in range(len(prev)):
+            check_pair(prev[i], next[i], marks[i], cfg)
+    elif path.startswith("TFLite"):
+        from liveness.litert import make_interpreter
+
+        file = Path(workdir) / f"liveness_{cfg.crop_size}_float32.tflite"
+        runner = make_interpreter(file, threads=1).get_signature_runner("serving_default")
+        for i in range(len(prev)):
+            runner(prev=prev[i:i + 1], next=next[i:i + 1], landmarks=marks[i:i + 1])
+    else:
+        import tensorflow as tf
+
+        from model_graph.module import LivenessCheck
+
+        if path.startswith("SavedModel"):
+            served = tf.saved_model.load(str(Path(workdir) / f"saved_{cfg.crop_size}"))
+            call = served.signatures["serving_default"]
+        else:
+            call = LivenessCheck(cfg, jit_compile=path.startswith("XLA")).check
+        for i in range(len(prev)):
+            call(prev=tf.constant(prev[i:i + 1]), next=tf.constant(next[i:i + 1]),
+                 landmarks=tf.constant(marks[i:i + 1]))
+    print(f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f}")
+
+
 def stage_profile(cfg: LivenessConfig, pairs: int) -> list[tuple[str, float, int]]:
     """Where the TFLite time goes: parts of the graph converted and timed alone (1 thread).
 
@@ -167,7 +231,7 @@ def stage_profile(cfg: LivenessConfig, pairs: int) -> list[tuple[str, float, int
 
     def eyes(a, b, p):
         return eye_flow(tf.cast(a, tf.float32), tf.cast(b, tf.float32),
-                        eye_boxes(p, cfg.eye_min_box_px), cfg)[0]
+                        eye_boxes(p, cfg.eye_min_box_px, cfg.eye_box_scale), cfg)[0]
 
     def pyramids(a, b, p):
         levels = lk_levels(size, cfg.lk_window, cfg.lk_max_level)
@@ -243,6 +307,13 @@ def run(out: Path, sizes: tuple[int, ...], pairs: int, command: str,
         gain = rows[min(2, len(rows) - 1)][1] / rows[0][1]
         lines += ["", f"Batch {rows[min(2, len(rows) - 1)][0]} gives {gain:.1f}x the per-pair rate of "
                   "batch 1 for the SavedModel.", ""]
+        lines += [f"## Peak memory per path (crop {default_size} px)", "",
+                  "Each path alone in a fresh Python process scoring 10 pairs (imports included: "
+                  "the OpenCV and LiteRT processes never load TensorFlow):", "",
+                  "| path | peak RSS |", "|---|---|"]
+        lines += [f"| {name} | {mb:.0f} MB |"
+                  for name, mb in memory_rows(base.replace(crop_size=default_size), workdir)]
+        lines.append("")
     default_cfg = base.replace(crop_size=default_size)
     lines += [f"## Where the TFLite time goes (crop {default_size} px, 1 thread)", "",
               "Parts of the graph converted and timed alone (median ms per pair):", "",
@@ -258,10 +329,15 @@ def run(out: Path, sizes: tuple[int, ...], pairs: int, command: str,
               "|---|---|---|"]
     lines += [f"| {s} | {v['float32'] / 1024:.0f} KB | {v['float16'] / 1024:.0f} KB |"
               for s, v in file_sizes.items()]
+    if model_dir is not None:
+        lines += ["", f"Exported files in `{model_dir}` (`liveness export`; the liveness files hold "
+                  "both signatures, `serving_default` and `check_clip`):", "",
+                  "| file | size |", "|---|---|"]
+        lines += [f"| {f.name} | {f.stat().st_size / 1024:.0f} KB |"
+                  for f in sorted(model_dir.glob("*.tflite"))]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     lines += ["", f"Peak resident memory of the whole benchmark process: {peak:.0f} MB "
-              "(TensorFlow, XLA and every path loaded at once; per-path figures are not measured "
-              "yet).", ""]
+              "(TensorFlow, XLA and every path loaded at once).", ""]
     page = "\n".join(lines)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page)

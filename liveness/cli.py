@@ -14,17 +14,15 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before anything imports TensorFlow
 
-from liveness.config import PRESET_NAMES, LivenessConfig, preset  # noqa: E402
+from liveness.config import DECISIONS, PRESET_NAMES, LivenessConfig, preset  # noqa: E402
 
 
-def build_config(preset_name: str, landmarks: str | None, threshold: float | None) -> LivenessConfig:
-    """The named preset with the command line's overrides applied."""
-    cfg = preset(preset_name)
-    if landmarks:
-        cfg = cfg.replace(landmarks=landmarks)
-    if threshold is not None:
-        cfg = cfg.replace(threshold=threshold)
-    return cfg
+def build_config(args: argparse.Namespace) -> LivenessConfig:
+    """The preset named by ``--preset`` with the command line's overrides applied."""
+    cfg = preset(args.preset)
+    overrides = {"landmarks": args.landmarks, "threshold": args.threshold,
+                 "decision": args.decision, "frame_step": args.frame_step}
+    return cfg.replace(**{k: v for k, v in overrides.items() if v is not None})
 
 
 def run_check(videos: list[str], cfg: LivenessConfig, *, json_path: Path | None = None,
@@ -173,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command in ("check", "demo"):
-            cfg = build_config(args.preset, args.landmarks, args.threshold)
+            cfg = build_config(args)
             videos = args.videos if args.command == "check" else ["synthetic:live", "synthetic:photo"]
             run_check(videos, cfg, json_path=getattr(args, "json", None),
                       report_path=getattr(args, "report", None), out_dir=args.out_dir,
@@ -230,7 +228,7 @@ def run_evaluation(args: argparse.Namespace) -> None:
     from liveness.evaluate import (calibrate, check_clips, leave_one_subject_out, metrics,
                                    read_manifest, write_outputs)
 
-    cfg = build_config(args.preset, args.landmarks, args.threshold)
+    cfg = build_config(args)
     rows = read_manifest(args.manifest)
     records = check_clips(rows, cfg, args.backend, args.model_dir, quiet=args.quiet)
     if args.command == "evaluate":
@@ -242,10 +240,10 @@ def run_evaluation(args: argparse.Namespace) -> None:
               f"leave-one-subject-out ACER {_pct(loso['acer'])}")
         print(f"written to {args.out}/ (summary.json, clips.csv, det.png)")
         return
-    threshold = calibrate(records, cfg.aggregation, args.target_apcer)
-    chosen = metrics(records, threshold, cfg.aggregation)
-    loso, _ = leave_one_subject_out(records, cfg.aggregation, args.target_apcer)
+    threshold = calibrate(records, cfg, args.target_apcer)
     calibrated = cfg.replace(threshold=threshold, preset=f"{cfg.preset}+calibrated")
+    chosen = metrics(records, calibrated)
+    loso, _ = leave_one_subject_out(records, cfg, args.target_apcer)
     record = {
         "config": calibrated.to_dict(),
         "calibration": {
@@ -296,4 +294,10 @@ def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
                         help="parameter preset (default: %(default)s)")
     parser.add_argument("--landmarks", choices=("template", "facemesh"),
                         help="68-point landmark backend (default: the preset's, template)")
-    parser.add_argument("--threshold", type=float, help="override the preset's threshold (0..200)")
+    parser.add_argument("--threshold", type=float,
+                        help="override the preset's chi-square threshold (0..200)")
+    parser.add_argument("--decision", choices=DECISIONS,
+                        help="which cue decides: chi_square, planarity or fused (default: the "
+                             "preset's)")
+    parser.add_argument("--frame-step", type=int,
+                        help="pairs are frames (t, t + step) (default: the preset's, 1)")

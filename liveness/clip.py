@@ -166,6 +166,7 @@ class ClipChecker:
             landmark_hist=tuple(evidence.landmark_hist.tolist()),
             eye_hist=tuple(evidence.eye_hist.tolist()),
             landmark_vectors=evidence.landmark_vectors, eye_vectors=evidence.eye_vectors,
+            planarity=evidence.planarity, motion=evidence.motion / float(window.scale),
             landmarks=landmarks, landmark_flow=flow,
             eye_boxes=window.to_frame(evidence.eye_boxes.reshape(-1, 2)).reshape(2, 4))
         if status.mean() < cfg.min_tracked_fraction:
@@ -195,13 +196,46 @@ def follow(landmarks: np.ndarray, flow: np.ndarray, status: np.ndarray,
     return transform(landmarks).astype(np.float32)
 
 
-def clip_is_live(scores: np.ndarray, threshold: float, aggregation: str) -> bool:
-    """The clip rule on the scores of its scored pairs: the median above ``threshold``
-    (``median``), or more than half of the pairs above it (``vote``)."""
-    scores = np.asarray(scores, np.float64)
-    if aggregation == "vote":
-        return bool(np.mean(scores > threshold) > 0.5)
-    return bool(np.median(scores) > threshold)
+def clip_decision(scores: np.ndarray, planarity: np.ndarray, with_face: int,
+                  cfg: LivenessConfig) -> tuple[Verdict, Reason | None]:
+    """The clip rule (docs/decisions.md) on a clip with a face in ``with_face`` pairs.
+
+    ``scores``: the chi-square scores of the pairs that have one; ``planarity``: the residual
+    ratios of the pairs that have one. A cue with fewer than ``min_pairs`` values is undecided
+    (``insufficient_motion``, or ``too_few_pairs`` when the clip has too few pairs with a face).
+    ``chi_square``: live when the median score is above ``threshold`` (``median``) or most pairs
+    are (``vote``). ``planarity``: live when the median ratio is at least ``planarity_threshold``.
+    ``fused``: spoof when either decided cue says spoof, else undecided when either is, else live.
+
+    >>> from liveness.config import preset
+    >>> cfg = preset("default").replace(decision="fused")
+    >>> clip_decision(np.full(9, 50.0), np.full(9, 0.03), 9, cfg)[0].value
+    'spoof'
+    """
+    def cue(values: np.ndarray, is_live) -> tuple[Verdict, Reason | None]:
+        if len(values) < cfg.min_pairs:
+            short = Reason.INSUFFICIENT_MOTION if with_face >= cfg.min_pairs else Reason.TOO_FEW_PAIRS
+            return Verdict.UNDECIDED, short
+        return (Verdict.LIVE if is_live(np.asarray(values, np.float64)) else Verdict.SPOOF), None
+
+    def chi_square() -> tuple[Verdict, Reason | None]:
+        if cfg.aggregation == "vote":
+            return cue(scores, lambda v: np.mean(v > cfg.threshold) > 0.5)
+        return cue(scores, lambda v: np.median(v) > cfg.threshold)
+
+    def planar() -> tuple[Verdict, Reason | None]:
+        return cue(planarity, lambda v: np.median(v) >= cfg.planarity_threshold)
+
+    if cfg.decision == "chi_square":
+        return chi_square()
+    if cfg.decision == "planarity":
+        return planar()
+    outcomes = [chi_square(), planar()]
+    for wanted in (Verdict.SPOOF, Verdict.UNDECIDED):
+        for outcome in outcomes:
+            if outcome[0] is wanted:
+                return outcome
+    return Verdict.LIVE, None
 
 
 def aggregate(pairs: list[PairResult], cfg: LivenessConfig, *, frames: int, source: str = "",
@@ -210,26 +244,23 @@ def aggregate(pairs: list[PairResult], cfg: LivenessConfig, *, frames: int, sour
     scored = [p for p in pairs if p.status is PairStatus.SCORED]
     with_face = [p for p in pairs if p.status in (PairStatus.SCORED, PairStatus.INSUFFICIENT_MOTION)]
     scores = np.array([p.score for p in scored], np.float64)
+    ratios = np.array([p.planarity for p in with_face if p.planarity is not None], np.float64)
     median = float(np.median(scores)) if len(scores) else None
     live_fraction = float(np.mean(scores > cfg.threshold)) if len(scores) else None
 
-    reason = None
     if not pairs:
-        reason = Reason.TOO_FEW_PAIRS
+        verdict, reason = Verdict.UNDECIDED, Reason.TOO_FEW_PAIRS
     elif not with_face:
         multiple = any(p.status is PairStatus.MULTIPLE_FACES for p in pairs)
-        reason = Reason.MULTIPLE_FACES if multiple else Reason.NO_FACE
-    elif len(scored) < cfg.min_pairs:
-        reason = Reason.INSUFFICIENT_MOTION if len(with_face) >= cfg.min_pairs else Reason.TOO_FEW_PAIRS
-
-    if reason is not None:
-        verdict = Verdict.UNDECIDED
+        verdict, reason = Verdict.UNDECIDED, Reason.MULTIPLE_FACES if multiple else Reason.NO_FACE
     else:
-        verdict = Verdict.LIVE if clip_is_live(scores, cfg.threshold, cfg.aggregation) else Verdict.SPOOF
+        verdict, reason = clip_decision(scores, ratios, len(with_face), cfg)
     return ClipVerdict(verdict=verdict, reason=reason, score=median, live_fraction=live_fraction,
                        threshold=cfg.threshold, preset=cfg.preset, aggregation=cfg.aggregation,
                        pairs_used=len(scored), frames=frames, pairs=tuple(pairs), source=source,
-                       fps=fps, config=cfg.to_dict())
+                       fps=fps, config=cfg.to_dict(), decision=cfg.decision,
+                       planarity=float(np.median(ratios)) if len(ratios) else None,
+                       planarity_threshold=cfg.planarity_threshold, planarity_pairs=len(ratios))
 
 
 class _StageTimer:

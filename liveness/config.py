@@ -19,6 +19,9 @@ from typing import Literal
 
 Aggregation = Literal["median", "vote"]
 LandmarkBackendName = Literal["template", "facemesh"]
+Decision = Literal["chi_square", "planarity", "fused"]
+HistogramWeight = Literal["count", "magnitude"]
+DECISIONS: tuple[str, ...] = ("chi_square", "planarity", "fused")
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,9 @@ class LivenessConfig:
     only pixels inside the box are histogrammed. The rest is context for the flow's windows."""
     eye_min_box_px: float = 6.0
     """Boxes narrower or shorter than this are grown symmetrically about their centre to this size."""
+    eye_box_scale: float = 1.0
+    """Each eyeball box is scaled about its centre by this factor before ``eye_min_box_px``
+    applies (1 = the patent's box from the corner landmarks)."""
     fb_pyr_scale: float = 0.5
     """Farneback ``pyr_scale``: image scale between pyramid levels."""
     fb_levels: int = 2
@@ -75,8 +81,29 @@ class LivenessConfig:
     """A pair with fewer landmark vectors after the gate has no score."""
     min_eye_vectors: int = 1
     """A pair with fewer eye-box vectors after the gate has no score."""
+    histogram_weight: HistogramWeight = "count"
+    """``count``: each vector adds 1 to its direction bin (the patent); ``magnitude``: it adds its
+    length in pixels, so sub-pixel noise weighs less than real motion."""
     threshold: float = 100.0
     """Live when the score k is above this (k is in [0, 200])."""
+
+    # --- planarity: one affine motion fitted to the face's flow (docs/decisions.md) -------------
+    planarity_grid: int = 0
+    """LK also runs at a ``planarity_grid`` x ``planarity_grid`` grid inside the face (brows to
+    mouth) and the fit uses those points too; 0 = the 68 landmarks only."""
+    planarity_min_points: int = 12
+    """A pair with fewer tracked points has no planarity value."""
+    planarity_min_motion_px: float = 0.5
+    """A pair whose median point motion is below this is too still to judge: no planarity value."""
+    planarity_threshold: float = 0.15
+    """The clip moves as one plane (a print or a screen) when its median residual ratio (median
+    distance of the points from the fitted affine motion / median motion) is below this."""
+
+    # --- decision --------------------------------------------------------------------------------
+    decision: Decision = "chi_square"
+    """Which cue decides the clip: ``chi_square`` (the patent's score k against ``threshold``),
+    ``planarity`` (residual ratio against ``planarity_threshold``), or ``fused`` (live only when
+    both cues say live; spoof when either says spoof; otherwise undecided)."""
 
     # --- clip -----------------------------------------------------------------------------------
     aggregation: Aggregation = "vote"
@@ -122,7 +149,7 @@ def _check_config(cfg: LivenessConfig) -> None:
     positive_ints = ("crop_size", "lk_window", "lk_iterations", "eye_patch_px", "fb_levels",
                      "fb_window", "fb_iterations", "fb_poly_n", "bins", "frame_step",
                      "detect_every", "min_landmark_vectors", "min_eye_vectors", "min_pairs",
-                     "min_face_px")
+                     "min_face_px", "planarity_min_points")
     for name in positive_ints:
         value = getattr(cfg, name)
         if not isinstance(value, int) or value < 1:
@@ -135,6 +162,19 @@ def _check_config(cfg: LivenessConfig) -> None:
         raise ValueError(f"lk_max_level must be in 0..5, got {cfg.lk_max_level}")
     if cfg.aggregation not in ("median", "vote"):
         raise ValueError(f"aggregation must be 'median' or 'vote', got {cfg.aggregation!r}")
+    if cfg.decision not in DECISIONS:
+        raise ValueError(f"decision must be one of {', '.join(DECISIONS)}, got {cfg.decision!r}")
+    if cfg.histogram_weight not in ("count", "magnitude"):
+        raise ValueError(f"histogram_weight must be 'count' or 'magnitude', got {cfg.histogram_weight!r}")
+    if not isinstance(cfg.planarity_grid, int) or not 0 <= cfg.planarity_grid <= 16:
+        raise ValueError(f"planarity_grid must be an integer in 0..16, got {cfg.planarity_grid!r}")
+    if cfg.planarity_min_points < 6:
+        raise ValueError(f"planarity_min_points must be at least 6 (an affine fit has 6 "
+                         f"unknowns), got {cfg.planarity_min_points}")
+    if cfg.planarity_min_motion_px <= 0 or cfg.planarity_threshold <= 0:
+        raise ValueError("planarity_min_motion_px and planarity_threshold must be positive")
+    if not 0.5 <= cfg.eye_box_scale <= 4.0:
+        raise ValueError(f"eye_box_scale must be in [0.5, 4], got {cfg.eye_box_scale}")
     if cfg.landmarks not in ("template", "facemesh"):
         raise ValueError(f"landmarks must be 'template' or 'facemesh', got {cfg.landmarks!r}")
     if not 0.0 <= cfg.threshold <= 200.0:
@@ -152,8 +192,9 @@ _PRESETS: dict[str, LivenessConfig] = {
     # Faithful to the patent text: no motion gate, epsilon = 100, one decision per frame pair
     # (the clip verdict is the majority of the pair decisions).
     "patent": LivenessConfig(preset="patent"),
-    # Chosen by measurement on the shared recordings (docs/decisions.md): a 0.3 px motion gate,
-    # the median pair score per clip.
+    # Chosen by measurement (docs/decisions.md, docs/accuracy.md): a 0.3 px motion gate, the
+    # median pair score per clip, and the fused decision (live needs the chi-square score and a
+    # non-planar motion).
     "default": LivenessConfig(
         preset="default",
         min_motion_px=0.3,
@@ -162,6 +203,7 @@ _PRESETS: dict[str, LivenessConfig] = {
         threshold=30.0,
         aggregation="median",
         min_pairs=5,
+        decision="fused",
     ),
 }
 

@@ -56,12 +56,13 @@ def eye_centres(landmarks: np.ndarray) -> np.ndarray:
                     axis=-2)
 
 
-def eye_boxes(landmarks: np.ndarray, min_size: float) -> np.ndarray:
+def eye_boxes(landmarks: np.ndarray, min_size: float, scale: float = 1.0) -> np.ndarray:
     """Eyeball boxes ``[2, 4]`` as ``(x0, y0, x1, y1)`` float pixels, from ``[68, 2]`` landmarks.
 
     Each box spans its two corner landmarks (37/40 and 43/46), ordered so ``x0 <= x1`` and
-    ``y0 <= y1``, then grown symmetrically about its centre to at least ``min_size`` per side.
-    A pixel ``(x, y)`` belongs to the box when ``x0 <= x <= x1`` and ``y0 <= y <= y1``.
+    ``y0 <= y1``, is scaled by ``scale`` about its centre, then grown symmetrically to at least
+    ``min_size`` per side. A pixel ``(x, y)`` belongs to the box when ``x0 <= x <= x1`` and
+    ``y0 <= y <= y1``.
     """
     pts = np.asarray(landmarks, dtype=np.float32)
     boxes = []
@@ -69,9 +70,26 @@ def eye_boxes(landmarks: np.ndarray, min_size: float) -> np.ndarray:
         lo = np.minimum(pts[a], pts[b])
         hi = np.maximum(pts[a], pts[b])
         centre = (lo + hi) * np.float32(0.5)
-        half = np.maximum((hi - lo) * np.float32(0.5), np.float32(min_size * 0.5))
+        half = np.maximum((hi - lo) * np.float32(0.5 * scale), np.float32(min_size * 0.5))
         boxes.append(np.concatenate([centre - half, centre + half]))
     return np.stack(boxes).astype(np.float32)
+
+
+def face_grid(landmarks: np.ndarray, size: int) -> np.ndarray:
+    """``[size * size, 2]`` float32 (x, y) points on a regular grid inside the face, row by row.
+
+    The grid spans the bounding box of the inner landmarks (17-67: brows, nose, eyes, mouth) at
+    fractions ``(i + 0.5) / size`` of its sides, in float32 (the graph's exact formula).
+
+    >>> face_grid(np.tile(np.float32([[0, 0], [40, 20]]), (34, 1)), 2).tolist()
+    [[10.0, 5.0], [30.0, 5.0], [10.0, 15.0], [30.0, 15.0]]
+    """
+    inner = np.asarray(landmarks, dtype=np.float32)[17:]
+    lo, hi = inner.min(axis=0), inner.max(axis=0)
+    steps = (np.arange(size, dtype=np.float32) + np.float32(0.5)) / np.float32(size)
+    xs = lo[0] + steps * (hi[0] - lo[0])
+    ys = lo[1] + steps * (hi[1] - lo[1])
+    return np.stack([np.tile(xs, size), np.repeat(ys, size)], axis=1).astype(np.float32)
 
 
 def patch_origin(box: np.ndarray, patch: int) -> np.ndarray:

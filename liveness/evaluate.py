@@ -2,8 +2,8 @@
 
 The manifest is a CSV shaped like ``../shared/data/clips/manifest.csv``: columns ``file``,
 ``label`` (``live`` or ``attack``), ``attack_type`` (empty for live clips) and ``subject``, paths
-relative to the CSV. Each clip is checked once through the chosen backend; its pair scores are
-kept, so any threshold can be applied afterwards without checking again.
+relative to the CSV. Each clip is checked once through the chosen backend; its pair scores and
+planarity values are kept, so any threshold can be applied afterwards without checking again.
 
 Metrics (SPEC §6), per clip: APCER of an attack type = its attacks accepted as live / its decided
 attacks; APCER = the worst type's; BPCER = live clips rejected as spoof / decided live clips;
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from liveness.clip import clip_is_live
+from liveness.clip import clip_decision
 from liveness.config import LivenessConfig
 from liveness.results import Verdict
 
@@ -40,24 +40,40 @@ class ManifestRow:
 
 @dataclass(frozen=True)
 class ClipRecord:
-    """What checking one clip gave; pair scores kept for re-thresholding."""
+    """What checking one clip gave; pair values kept for re-thresholding."""
 
     file: str
     label: str
     attack_type: str
     subject: str
-    undecided_reason: str | None
+    face_reason: str | None
+    """``no_face``, ``multiple_faces`` or ``too_few_pairs`` when no cue could run at all."""
     pair_scores: tuple[float, ...] = field(repr=False)
+    """Chi-square scores of the pairs that have one."""
+    pair_planarity: tuple[float, ...] = field(repr=False, default=())
+    """Residual ratios of the pairs moving enough to judge planarity."""
+    pairs_with_face: int = 0
 
     def score(self) -> float | None:
-        """Median pair score (None when undecided)."""
-        return None if self.undecided_reason else float(np.median(self.pair_scores))
+        """Median chi-square score (None without any scored pair or without a face)."""
+        return None if self.face_reason or not self.pair_scores else float(np.median(self.pair_scores))
 
-    def verdict(self, threshold: float, aggregation: str) -> Verdict:
-        """The clip's verdict at ``threshold`` with the config's aggregation."""
-        if self.undecided_reason:
-            return Verdict.UNDECIDED
-        return Verdict.LIVE if clip_is_live(self.pair_scores, threshold, aggregation) else Verdict.SPOOF
+    def planarity(self) -> float | None:
+        """Median residual ratio (None without any judged pair or without a face)."""
+        return (None if self.face_reason or not self.pair_planarity
+                else float(np.median(self.pair_planarity)))
+
+    def outcome(self, cfg: LivenessConfig) -> tuple[Verdict, str | None]:
+        """The clip's verdict and undecided reason under ``cfg`` (its thresholds and decision)."""
+        if self.face_reason:
+            return Verdict.UNDECIDED, self.face_reason
+        verdict, reason = clip_decision(np.array(self.pair_scores), np.array(self.pair_planarity),
+                                        self.pairs_with_face, cfg)
+        return verdict, None if reason is None else reason.value
+
+    def verdict(self, cfg: LivenessConfig) -> Verdict:
+        """The clip's verdict under ``cfg``."""
+        return self.outcome(cfg)[0]
 
 
 @dataclass(frozen=True)
@@ -121,23 +137,28 @@ def check_clips(rows: list[ManifestRow], cfg: LivenessConfig, backend: str = "op
                 model_dir: Path | None = None, quiet: bool = False) -> list[ClipRecord]:
     """Check every clip once; the records keep what any threshold needs."""
     from liveness.clip import ClipChecker
-    from liveness.results import PairStatus
+    from liveness.results import PairStatus, Reason
     from liveness.video import read_video
 
     checker = ClipChecker(cfg, scorer=make_scorer(backend, cfg, model_dir))
     records = []
     for row in tqdm(rows, desc=f"checking ({backend})", unit="clip", disable=quiet):
         verdict = checker.check(read_video(row.file), source=str(row.file)).verdict
-        scores = tuple(p.score for p in verdict.pairs if p.status is PairStatus.SCORED)
-        reason = verdict.reason.value if verdict.reason else None
-        records.append(ClipRecord(row.file.name, row.label, row.attack_type, row.subject, reason,
-                                  scores))
+        with_face = [p for p in verdict.pairs
+                     if p.status in (PairStatus.SCORED, PairStatus.INSUFFICIENT_MOTION)]
+        face_level = (Reason.NO_FACE, Reason.MULTIPLE_FACES)
+        reason = verdict.reason.value if verdict.reason in face_level or not verdict.pairs else None
+        records.append(ClipRecord(
+            row.file.name, row.label, row.attack_type, row.subject, reason,
+            pair_scores=tuple(p.score for p in with_face if p.score is not None),
+            pair_planarity=tuple(p.planarity for p in with_face if p.planarity is not None),
+            pairs_with_face=len(with_face)))
     return records
 
 
-def metrics(records: list[ClipRecord], threshold: float, aggregation: str) -> Metrics:
-    """APCER (per type and worst), BPCER, ACER and undecided rates at ``threshold``."""
-    return rates([(r, r.verdict(threshold, aggregation)) for r in records], threshold)
+def metrics(records: list[ClipRecord], cfg: LivenessConfig) -> Metrics:
+    """APCER (per type and worst), BPCER, ACER and undecided rates under ``cfg``."""
+    return rates([(r, r.verdict(cfg)) for r in records], cfg.threshold)
 
 
 def rates(verdicts: list[tuple[ClipRecord, Verdict]], threshold: float) -> Metrics:
@@ -169,26 +190,33 @@ def candidate_thresholds(records: list[ClipRecord]) -> np.ndarray:
     return np.unique(np.concatenate([[0.0, 200.0], middle, np.clip(scores - 1e-3, 0, 200)]))
 
 
-def calibrate(records: list[ClipRecord], aggregation: str, target_apcer: float | None = None) -> float:
-    """A threshold from ``records``: the equal-error point (smallest |APCER - BPCER|, then smallest
-    ACER), or the lowest BPCER with APCER <= ``target_apcer``."""
-    best, best_key = 100.0, None
-    for threshold in candidate_thresholds(records):
-        m = metrics(records, float(threshold), aggregation)
+def calibrate(records: list[ClipRecord], cfg: LivenessConfig,
+              target_apcer: float | None = None) -> float:
+    """A chi-square threshold from ``records`` (the rest of ``cfg`` fixed): the equal-error point
+    (smallest |APCER - BPCER|, then smallest ACER), or the lowest BPCER with APCER <=
+    ``target_apcer``. Among thresholds that tie, the middle of their range (equal error; the
+    middle tied candidate when the range's middle does not tie) or the highest (target APCER).
+    The planarity threshold is not tuned (docs/decisions.md)."""
+    def key(threshold: float) -> tuple | None:
+        m = metrics(records, cfg.replace(threshold=threshold))
         if np.isnan(m.apcer) or np.isnan(m.bpcer):
-            continue
-        if target_apcer is not None:
-            if m.apcer > target_apcer:
-                continue
-            key = (m.bpcer, -threshold)
-        else:
-            key = (abs(m.apcer - m.bpcer), m.acer, threshold)
-        if best_key is None or key < best_key:
-            best, best_key = float(threshold), key
-    return best
+            return None
+        if target_apcer is None:
+            return abs(m.apcer - m.bpcer), m.acer
+        return (m.bpcer,) if m.apcer <= target_apcer else None
+
+    keyed = [(k, float(t)) for t in candidate_thresholds(records) if (k := key(float(t))) is not None]
+    if not keyed:
+        return cfg.threshold
+    best = min(k for k, _t in keyed)
+    ties = sorted(t for k, t in keyed if k == best)
+    if target_apcer is not None:
+        return ties[-1]
+    middle = (ties[0] + ties[-1]) / 2
+    return middle if key(middle) == best else ties[len(ties) // 2]
 
 
-def leave_one_subject_out(records: list[ClipRecord], aggregation: str,
+def leave_one_subject_out(records: list[ClipRecord], cfg: LivenessConfig,
                           target_apcer: float | None = None) -> tuple[Metrics, dict[str, float]]:
     """Metrics when each subject's clips are judged at a threshold calibrated on the others only.
 
@@ -199,21 +227,23 @@ def leave_one_subject_out(records: list[ClipRecord], aggregation: str,
     judged = []
     for subject in sorted({r.subject for r in records}):
         others = [r for r in records if r.subject != subject]
-        thresholds[subject] = calibrate(others, aggregation, target_apcer)
+        thresholds[subject] = calibrate(others, cfg, target_apcer)
         judged += [(r, thresholds[subject]) for r in records if r.subject == subject]
-    pooled = rates([(r, r.verdict(t, aggregation)) for r, t in judged], float("nan"))
+    pooled = rates([(r, r.verdict(cfg.replace(threshold=t))) for r, t in judged], float("nan"))
     return pooled, thresholds
 
 
-def det_plot(records: list[ClipRecord], aggregation: str, threshold: float, path: Path) -> None:
-    """APCER and BPCER against the threshold, and the DET-style trade-off, as one PNG."""
+def det_plot(records: list[ClipRecord], cfg: LivenessConfig, path: Path) -> None:
+    """APCER and BPCER against the chi-square threshold (at ``cfg.threshold`` marked), and the
+    DET-style trade-off, as one PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     grid = np.linspace(0, 200, 401)
-    curve = [metrics(records, float(t), aggregation) for t in grid]
+    threshold = cfg.threshold
+    curve = [metrics(records, cfg.replace(threshold=float(t))) for t in grid]
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
     left.plot(grid, [100 * m.apcer for m in curve], label="APCER (worst attack type)")
     left.plot(grid, [100 * m.bpcer for m in curve], label="BPCER")
@@ -222,7 +252,7 @@ def det_plot(records: list[ClipRecord], aggregation: str, threshold: float, path
     left.set_ylabel("% of decided clips")
     left.legend()
     right.plot([100 * m.apcer for m in curve], [100 * m.bpcer for m in curve], ".-")
-    chosen = metrics(records, threshold, aggregation)
+    chosen = metrics(records, cfg)
     right.plot([100 * chosen.apcer], [100 * chosen.bpcer], "o", color="black",
                label="chosen threshold")
     right.set_xlabel("APCER %")
@@ -238,24 +268,30 @@ def write_outputs(out_dir: Path, records: list[ClipRecord], cfg: LivenessConfig,
                   threshold: float, manifest: Path) -> dict:
     """``clips.csv``, ``summary.json`` and ``det.png`` in ``out_dir``; returns the summary."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    m = metrics(records, threshold, cfg.aggregation)
-    loso, per_subject = leave_one_subject_out(records, cfg.aggregation)
+    cfg = cfg.replace(threshold=threshold)
+    m = metrics(records, cfg)
+    loso, per_subject = leave_one_subject_out(records, cfg)
     clips = []
     for r in records:
-        score = r.score()
+        score, planarity = r.score(), r.planarity()
+        verdict, reason = r.outcome(cfg)
         clips.append({"file": r.file, "label": r.label, "attack_type": r.attack_type,
                       "subject": r.subject, "score": None if score is None else round(score, 4),
-                      "verdict": r.verdict(threshold, cfg.aggregation).value,
-                      "reason": r.undecided_reason, "pairs_scored": len(r.pair_scores)})
+                      "planarity": None if planarity is None else round(planarity, 4),
+                      "verdict": verdict.value, "reason": reason,
+                      "pairs_scored": len(r.pair_scores),
+                      "pairs_planarity": len(r.pair_planarity)})
     with (out_dir / "clips.csv").open("w", newline="") as stream:
         writer = csv.DictWriter(stream, fieldnames=list(clips[0]))
         writer.writeheader()
         writer.writerows(clips)
     summary = {**{k: v for k, v in asdict(m).items()}, "backend": backend, "preset": cfg.preset,
-               "aggregation": cfg.aggregation, "manifest": str(manifest), "clips": clips,
+               "aggregation": cfg.aggregation, "decision": cfg.decision,
+               "planarity_threshold": cfg.planarity_threshold, "manifest": str(manifest),
+               "clips": clips,
                "leave_one_subject_out": {**asdict(loso), "thresholds": per_subject}}
     (out_dir / "summary.json").write_text(json.dumps(_no_nan(summary), indent=1) + "\n")
-    det_plot(records, cfg.aggregation, threshold, out_dir / "det.png")
+    det_plot(records, cfg, out_dir / "det.png")
     return summary
 
 

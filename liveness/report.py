@@ -101,6 +101,16 @@ def _draw_scores(axes, verdict) -> None:
     axes.set_xlabel(f"time ({unit})")
     axes.set_ylabel("chi-square score k (0 = same directions, 200 = disjoint)")
     axes.legend(fontsize=8, loc="upper right")
+    judged = [p for p in verdict.pairs if p.planarity is not None]
+    if judged:
+        right = axes.twinx()
+        right.plot([p.next_index / rate for p in judged], [p.planarity for p in judged], ".",
+                   color="tab:orange", markersize=3, label="pair planarity ratio")
+        right.axhline(verdict.planarity_threshold, color="tab:orange", linestyle=":",
+                      label=f"planar below {verdict.planarity_threshold:g}")
+        right.set_ylim(0, max(1.0, max(p.planarity for p in judged)))
+        right.set_ylabel("planarity: residual / motion (low = flat)", color="tab:orange")
+        right.legend(fontsize=8, loc="upper left")
     axes.set_title(f"{verdict.verdict.value.upper()}"
                    + (f": {verdict.reason.value}" if verdict.reason else ""), fontsize=11,
                    color=COLOURS[verdict.verdict])

@@ -48,6 +48,10 @@ class PairResult:
     eye_hist: tuple[float, ...] = ()
     landmark_vectors: int = 0
     eye_vectors: int = 0
+    planarity: float | None = None
+    """Residual ratio of the face's flow against one affine motion (None: too still to judge)."""
+    motion: float = 0.0
+    """Median flow length of the tracked face points, frame pixels."""
     landmarks: np.ndarray | None = field(default=None, repr=False, compare=False)
     """``[68, 2]`` float32 (x, y) in ``prev``; kept for the report, not written to JSON."""
     landmark_flow: np.ndarray | None = field(default=None, repr=False, compare=False)
@@ -67,6 +71,8 @@ class PairResult:
             "eye_hist": [int(v) for v in self.eye_hist],
             "landmark_vectors": self.landmark_vectors,
             "eye_vectors": self.eye_vectors,
+            "planarity": None if self.planarity is None else round(float(self.planarity), 4),
+            "motion": round(float(self.motion), 3),
         }
 
 
@@ -77,18 +83,26 @@ class ClipVerdict:
     verdict: Verdict
     reason: Reason | None
     score: float | None
-    """Median score of the scored pairs (None without any)."""
+    """Median chi-square score of the scored pairs (None without any)."""
     live_fraction: float | None
     """Fraction of scored pairs with ``score > threshold`` (None without any)."""
     threshold: float
     preset: str
     aggregation: str
     pairs_used: int
+    """Pairs with a chi-square score."""
     frames: int
     pairs: tuple[PairResult, ...]
     source: str = ""
     fps: float | None = None
     config: dict[str, object] = field(default_factory=dict)
+    decision: str = "chi_square"
+    """The cue(s) that decided: ``chi_square``, ``planarity`` or ``fused``."""
+    planarity: float | None = None
+    """Median residual ratio of the pairs with a planarity value (None without any)."""
+    planarity_threshold: float = 0.15
+    planarity_pairs: int = 0
+    """Pairs with a planarity value (enough motion to judge)."""
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready dict with the keys documented in the README."""
@@ -102,6 +116,10 @@ class ClipVerdict:
             "preset": self.preset,
             "aggregation": self.aggregation,
             "pairs_used": self.pairs_used,
+            "decision": self.decision,
+            "planarity": None if self.planarity is None else round(float(self.planarity), 4),
+            "planarity_threshold": self.planarity_threshold,
+            "planarity_pairs": self.planarity_pairs,
             "frames": self.frames,
             "fps": self.fps,
             "config": self.config,
@@ -116,12 +134,22 @@ class ClipVerdict:
         """One human line, e.g. ``live (median score 41.2 > 30 over 120 pairs; preset default)``."""
         if self.verdict is Verdict.UNDECIDED:
             return (f"undecided: {self.reason.value if self.reason else '?'} "
-                    f"({self.pairs_used} scored pairs of {len(self.pairs)}, preset {self.preset})")
-        if self.aggregation == "vote":
-            evidence = (f"{100 * self.live_fraction:.0f}% of {self.pairs_used} pairs score above "
-                        f"{self.threshold:g}")
-        else:
-            op = ">" if self.verdict is Verdict.LIVE else "<="
-            evidence = (f"median score {self.score:.1f} {op} {self.threshold:g} over "
-                        f"{self.pairs_used} pairs")
-        return f"{self.verdict.value} ({evidence}; preset {self.preset})"
+                    f"({self.pairs_used} scored pairs, {self.planarity_pairs} moving enough to "
+                    f"judge planarity, of {len(self.pairs)}; preset {self.preset})")
+        evidence = []
+        if self.decision != "planarity" and self.score is not None:
+            if self.aggregation == "vote":
+                evidence.append(f"{100 * self.live_fraction:.0f}% of {self.pairs_used} pairs score "
+                                f"above {self.threshold:g}")
+            else:
+                op = ">" if self.score > self.threshold else "<="
+                evidence.append(f"median score {self.score:.1f} {op} {self.threshold:g} over "
+                                f"{self.pairs_used} pairs")
+        if self.decision != "chi_square":
+            if self.planarity is None:
+                evidence.append("too still to judge planarity")
+            else:
+                op = ">=" if self.planarity >= self.planarity_threshold else "<"
+                evidence.append(f"planarity {self.planarity:.3f} {op} {self.planarity_threshold:g} "
+                                f"over {self.planarity_pairs} pairs")
+        return f"{self.verdict.value} ({'; '.join(evidence)}; preset {self.preset})"

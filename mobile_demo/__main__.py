@@ -42,7 +42,8 @@ def run(source: str, model_dir: Path, *, frames=None, fps: float | None = None,
         raise ModelError(f"{error}; `liveness export` writes the MTCNN files") from None
     checker = ClipChecker(cfg, detector=detector, landmarks=landmark_backend(cfg.landmarks),
                           scorer=LiteScorer(model_dir, manifest, threads))
-    writer = OverlayWriter(overlay, fps or 15.0, cfg.eye_min_box_px) if overlay else None
+    writer = (OverlayWriter(overlay, fps or 15.0, cfg.eye_min_box_px, cfg.eye_box_scale)
+              if overlay else None)
     start = time.perf_counter()
     try:
         result = checker.check(frames, source=source, fps=fps, total=total, quiet=quiet,

@@ -5,12 +5,11 @@ from __future__ import annotations
 import tensorflow as tf
 
 
-def has_evidence(landmark_hist: tf.Tensor, eye_hist: tf.Tensor, min_landmark_vectors: int,
+def has_evidence(landmark_vectors: tf.Tensor, eye_vectors: tf.Tensor, min_landmark_vectors: int,
                  min_eye_vectors: int) -> tf.Tensor:
-    """``[B]`` bool: both histograms hold enough vectors for a score (SPEC §3)."""
-    lm = tf.reduce_sum(landmark_hist, -1)
-    eye = tf.reduce_sum(eye_hist, -1)
-    return (lm >= max(min_landmark_vectors, 1)) & (eye >= max(min_eye_vectors, 1))
+    """``[B]`` bool: both histograms hold enough vectors (``[B]`` int32 counts) for a score (SPEC §3)."""
+    return ((landmark_vectors >= max(min_landmark_vectors, 1))
+            & (eye_vectors >= max(min_eye_vectors, 1)))
 
 
 def decide(score: tf.Tensor, valid: tf.Tensor, threshold: float) -> tf.Tensor:

@@ -6,10 +6,11 @@ Flow is ``(dx, dy)`` in crop pixels, from ``prev`` to ``next``.
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 from liveness.config import LivenessConfig
-from liveness.conventions import EYE_BOX_CORNERS
+from liveness.conventions import EYE_BOX_CORNERS, N_LANDMARKS
 from model_graph.farneback import farneback
 from model_graph.lucas_kanade import lucas_kanade
 from model_graph.sampling import gather_pixels
@@ -27,20 +28,30 @@ def landmark_flow(prev: tf.Tensor, next: tf.Tensor, points: tf.Tensor,
     return tf.where(status[..., None], moved - points, 0.0), status
 
 
-def eye_boxes(landmarks: tf.Tensor, min_size: float) -> tf.Tensor:
+def eye_boxes(landmarks: tf.Tensor, min_size: float, scale: float = 1.0) -> tf.Tensor:
     """``[B, 2, 4]`` eyeball boxes ``(x0, y0, x1, y1)`` from ``[B, 68, 2]`` landmarks.
 
-    The formula of ``liveness.conventions.eye_boxes``: corners 37/40 and 43/46, grown about their
-    centre to at least ``min_size`` per side.
+    The formula of ``liveness.conventions.eye_boxes``: corners 37/40 and 43/46, scaled by
+    ``scale`` about their centre, grown to at least ``min_size`` per side.
     """
     boxes = []
     for a, b in EYE_BOX_CORNERS:
         lo = tf.minimum(landmarks[:, a], landmarks[:, b])
         hi = tf.maximum(landmarks[:, a], landmarks[:, b])
         centre = (lo + hi) * 0.5
-        half = tf.maximum((hi - lo) * 0.5, min_size * 0.5)
+        half = tf.maximum((hi - lo) * (0.5 * scale), min_size * 0.5)
         boxes.append(tf.concat([centre - half, centre + half], -1))
     return tf.stack(boxes, 1)
+
+
+def face_grid(landmarks: tf.Tensor, size: int) -> tf.Tensor:
+    """``[B, size * size, 2]`` grid points inside the face; the formula of ``conventions.face_grid``."""
+    inner = landmarks[:, 17:N_LANDMARKS]
+    lo, hi = tf.reduce_min(inner, 1), tf.reduce_max(inner, 1)              # [B, 2]
+    steps = (np.arange(size, dtype=np.float32) + np.float32(0.5)) / np.float32(size)
+    xs = lo[:, 0:1] + steps * (hi[:, 0:1] - lo[:, 0:1])                   # [B, size]
+    ys = lo[:, 1:2] + steps * (hi[:, 1:2] - lo[:, 1:2])
+    return tf.stack([tf.tile(xs, [1, size]), tf.repeat(ys, size, axis=1)], -1)
 
 
 def eye_flow(prev: tf.Tensor, next: tf.Tensor, boxes: tf.Tensor,

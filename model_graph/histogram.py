@@ -19,16 +19,30 @@ def direction_bin(angle: tf.Tensor, bins: int) -> tf.Tensor:
 
 
 def direction_histogram(magnitude: tf.Tensor, angle: tf.Tensor, valid: tf.Tensor, bins: int,
-                        min_motion_px: float) -> tf.Tensor:
-    """``[B, bins]`` float32 counts of the valid vectors at least ``min_motion_px`` long.
+                        min_motion_px: float, weight: str = "count") -> tf.Tensor:
+    """``[B, bins]`` float32 histogram of the valid vectors at least ``min_motion_px`` long.
 
     ``magnitude``, ``angle`` and ``valid`` are ``[B, ...]``; all axes after the first are counted.
+    ``weight``: ``count`` (raw counts) or ``magnitude`` (each vector weighs its length, pixels).
 
     >>> direction_histogram(tf.constant([[1.0, 1.0, 0.1]]), tf.constant([[0.1, 3.2, 1.0]]),
     ...                     tf.constant([[True, True, True]]), 10, 0.5).numpy().tolist()
     [[1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0]]
     """
-    keep = tf.cast(valid & (magnitude >= min_motion_px), tf.float32)
+    keep = tf.cast(gated(magnitude, valid, min_motion_px), tf.float32)
+    if weight == "magnitude":
+        keep = keep * magnitude
     votes = tf.one_hot(direction_bin(angle, bins), bins) * keep[..., None]
     batch = tf.shape(votes)[0]
     return tf.reduce_sum(tf.reshape(votes, [batch, -1, bins]), axis=1)
+
+
+def gated(magnitude: tf.Tensor, valid: tf.Tensor, min_motion_px: float) -> tf.Tensor:
+    """Bool mask of the valid vectors at least ``min_motion_px`` long (the ones histogrammed)."""
+    return valid & (magnitude >= min_motion_px)
+
+
+def vector_count(mask: tf.Tensor) -> tf.Tensor:
+    """``[B]`` int32: how many vectors of each batch row ``mask [B, ...]`` keeps."""
+    batch = tf.shape(mask)[0]
+    return tf.reduce_sum(tf.reshape(tf.cast(mask, tf.int32), [batch, -1]), axis=1)

@@ -22,8 +22,9 @@ class LivenessCheck(tf.Module):
     ``check_clip(frames, landmarks)`` checks a whole clip in one call: ``frames [T, S, S]`` uint8
     crops of *one fixed window* (so rigid motion stays in them) and ``landmarks [T, 68, 2]``; pairs
     are ``(t, t + 1)``, scored with the landmarks of ``t``, then aggregated
-    (``model_graph.aggregate``). Outputs: ``pair_score``, ``pair_valid``, ``pair_is_live`` ``[T-1]``
-    and the scalars ``verdict``, ``reason``, ``clip_score``, ``live_fraction``, ``pairs_used``.
+    (``model_graph.aggregate``). Outputs: ``pair_score``, ``pair_valid``, ``pair_is_live``,
+    ``pair_planarity``, ``pair_planarity_valid`` ``[T-1]`` and the scalars ``verdict``, ``reason``,
+    ``clip_score``, ``live_fraction``, ``pairs_used``, ``clip_planarity``, ``planarity_pairs``.
 
     Raises ``ValueError`` for a config the graph cannot run (eye patch large enough for OpenCV's
     Farneback to add a pyramid level, which this port does not implement).
@@ -55,6 +56,8 @@ class LivenessCheck(tf.Module):
 
     def _check_clip(self, frames: tf.Tensor, landmarks: tf.Tensor) -> dict[str, tf.Tensor]:
         pairs = check_pair(frames[:-1], frames[1:], landmarks[:-1], self.cfg)
-        clip = aggregate_clip(pairs["score"], pairs["valid"], pairs["is_live"], self.cfg)
+        clip = aggregate_clip(pairs["score"], pairs["valid"], pairs["is_live"], pairs["planarity"],
+                              pairs["planarity_valid"], self.cfg)
         return {"pair_score": pairs["score"], "pair_valid": pairs["valid"],
-                "pair_is_live": pairs["is_live"], **clip}
+                "pair_is_live": pairs["is_live"], "pair_planarity": pairs["planarity"],
+                "pair_planarity_valid": pairs["planarity_valid"], **clip}

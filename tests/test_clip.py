@@ -91,12 +91,27 @@ def test_bad_clips_raise_with_what_was_expected(checker):
         checker.check([np.zeros((4, 64, 64, 3), np.uint8)])
 
 
-def _pair(status, score=None):
-    return PairResult(0, 1, status, score=score)
+def _pair(status, score=None, planarity=None):
+    return PairResult(0, 1, status, score=score, planarity=planarity)
+
+
+def test_fused_rule_needs_both_cues_to_pass():
+    cfg = preset("default").replace(min_pairs=3, threshold=30.0)
+    assert cfg.decision == "fused"
+    moving = [_pair(PairStatus.SCORED, 50, planarity=0.3)] * 4
+    assert aggregate(moving, cfg, frames=5).verdict is Verdict.LIVE
+    flat = [_pair(PairStatus.SCORED, 50, planarity=0.04)] * 4
+    verdict = aggregate(flat, cfg, frames=5)
+    assert verdict.verdict is Verdict.SPOOF and verdict.planarity == pytest.approx(0.04)
+    assert "planarity 0.040 < 0.15" in verdict.summary()
+    too_still = [_pair(PairStatus.SCORED, 50)] * 4
+    assert aggregate(too_still, cfg, frames=5).reason is Reason.INSUFFICIENT_MOTION
+    low_score = [_pair(PairStatus.SCORED, 10)] * 4   # spoof by chi-square: planarity not needed
+    assert aggregate(low_score, cfg, frames=5).verdict is Verdict.SPOOF
 
 
 def test_aggregation_rules():
-    cfg = preset("default").replace(min_pairs=3, threshold=30.0)
+    cfg = preset("default").replace(min_pairs=3, threshold=30.0, decision="chi_square")
     live = aggregate([_pair(PairStatus.SCORED, s) for s in (10, 40, 50, 60)], cfg, frames=5)
     assert (live.verdict, live.score, live.pairs_used) == (Verdict.LIVE, 45.0, 4)
     spoof = aggregate([_pair(PairStatus.SCORED, s) for s in (10, 20, 50)], cfg, frames=4)

@@ -2,31 +2,35 @@
 
 import json
 
-import cv2
 import pytest
 
 from liveness.cli import main
+from liveness.config import preset
 from liveness.evaluate import (ClipRecord, calibrate, leave_one_subject_out, metrics,
                                read_manifest)
-from liveness.synthetic import synthetic_clip
+from liveness.results import Verdict
+from liveness.synthetic import write_manifest
+
+CFG = preset("default").replace(threshold=25.0, decision="chi_square")
 
 
-def record(label, score, subject="A", kind="", undecided=None):
-    scores = () if undecided else (score, score)
+def record(label, score, subject="A", kind="", still=False, planarity=0.3):
+    scores = () if still else (score,) * 6
     return ClipRecord(f"{subject}_{label}_{score}", label, kind if label == "attack" else "",
-                      subject, undecided, scores)
+                      subject, None, scores, (planarity,) * len(scores), pairs_with_face=6)
 
 
 RECORDS = [
     record("live", 40, "A"), record("attack", 10, "A", "print"),
     record("live", 35, "B"), record("attack", 30, "B", "replay"),
     record("live", 20, "C"), record("attack", 15, "C", "replay"),
-    record("live", 0, "D", undecided="insufficient_motion"),
+    record("live", 0, "D", still=True),
 ]
 
 
 def test_metrics_follow_iso_30107_3():
-    m = metrics(RECORDS, 25.0, "median")
+    assert RECORDS[-1].outcome(CFG) == (Verdict.UNDECIDED, "insufficient_motion")
+    m = metrics(RECORDS, CFG)
     assert m.apcer_per_type == {"print": 0.0, "replay": 0.5}
     assert m.apcer == 0.5                        # the worst attack type counts
     assert m.bpcer == pytest.approx(1 / 3)       # C's live clip (20) is rejected
@@ -35,13 +39,21 @@ def test_metrics_follow_iso_30107_3():
     assert m.undecided_live_rate == pytest.approx(1 / 4)
 
 
+def test_fused_decision_rejects_a_planar_clip_whatever_its_score():
+    flat = record("attack", 90, "E", "print", planarity=0.03)
+    assert flat.verdict(CFG) is Verdict.LIVE
+    assert flat.verdict(CFG.replace(decision="fused")) is Verdict.SPOOF
+    assert flat.verdict(CFG.replace(decision="planarity")) is Verdict.SPOOF
+    assert record("live", 90).verdict(CFG.replace(decision="fused")) is Verdict.LIVE
+
+
 def test_calibration_and_leave_one_subject_out():
-    threshold = calibrate(RECORDS, "median")
-    m = metrics(RECORDS, threshold, "median")
+    threshold = calibrate(RECORDS, CFG)
+    m = metrics(RECORDS, CFG.replace(threshold=threshold))
     assert m.apcer == pytest.approx(m.bpcer, abs=0.5)
-    strict = calibrate(RECORDS, "median", target_apcer=0.0)
-    assert metrics(RECORDS, strict, "median").apcer == 0.0 and strict >= 30
-    pooled, per_subject = leave_one_subject_out(RECORDS, "median")
+    strict = calibrate(RECORDS, CFG, target_apcer=0.0)
+    assert metrics(RECORDS, CFG.replace(threshold=strict)).apcer == 0.0 and strict >= 30
+    pooled, per_subject = leave_one_subject_out(RECORDS, CFG)
     assert set(per_subject) == {"A", "B", "C", "D"}
     assert pooled.clips == len(RECORDS)
 
@@ -60,16 +72,7 @@ def test_manifest_errors(tmp_path):
 
 @pytest.fixture(scope="module")
 def synthetic_manifest(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("eval")
-    for kind in ("live", "photo"):
-        writer = cv2.VideoWriter(str(folder / f"{kind}.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 30,
-                                 (640, 480))
-        for frame in synthetic_clip(kind, frames=30, seed=2):
-            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-        writer.release()
-    manifest = folder / "manifest.csv"
-    manifest.write_text("file,label,attack_type,subject\nlive.avi,live,,S\nphoto.avi,attack,print,S\n")
-    return manifest
+    return write_manifest(tmp_path_factory.mktemp("eval"), seeds=(2,), frames=30)
 
 
 def test_evaluate_and_calibrate_commands(synthetic_manifest, tmp_path, capsys):
@@ -78,14 +81,14 @@ def test_evaluate_and_calibrate_commands(synthetic_manifest, tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     for key in ("acer", "apcer", "bpcer", "undecided_rate", "threshold", "clips"):
         assert key in summary
-    assert summary["acer"] == 0.0 and len(summary["clips"]) == 2
+    assert summary["acer"] == 0.0 and len(summary["clips"]) == 3
     assert (out / "det.png").read_bytes()[:4] == b"\x89PNG" and (out / "clips.csv").is_file()
     config = tmp_path / "calibrated.json"
     assert main(["calibrate", str(synthetic_manifest), "--out", str(config), "--quiet"]) == 0
     data = json.loads(config.read_text())
     assert data["calibration"]["manifest_sha256"] and data["config"]["preset"] == "default+calibrated"
-    live, photo = (c["score"] for c in summary["clips"])
-    assert photo < data["config"]["threshold"] < live
+    live, photo, screen = (c["score"] for c in summary["clips"])
+    assert max(photo, screen) < data["config"]["threshold"] < live
 
 
 def test_graph_scorer_gives_the_reference_evidence():

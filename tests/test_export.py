@@ -64,7 +64,8 @@ def test_eager_savedmodel_and_tflite_give_the_same_numbers(exported, golden):
         lite = {k: v[0] for k, v in runner(**{k: v[i:i + 1] for k, v in inputs.items()}).items()}
         for other in (eager, reloaded):
             other = {k: v[i] for k, v in other.items()}
-            for name in ("landmark_hist", "eye_hist", "is_live", "valid", "landmark_status"):
+            for name in ("landmark_hist", "eye_hist", "is_live", "valid", "landmark_status",
+                         "planarity_valid", "landmark_vectors", "eye_vectors"):
                 np.testing.assert_array_equal(other[name], traced[name][i], err_msg=name)
                 np.testing.assert_array_equal(lite[name], traced[name][i], err_msg=name)
         # The SavedModel runs the graph it was saved from: the 1e-4 px target holds.
@@ -75,6 +76,8 @@ def test_eager_savedmodel_and_tflite_give_the_same_numbers(exported, golden):
             np.testing.assert_allclose(flow, traced["landmark_flow"][i],
                                        atol=TOLERANCES["landmark_flow_abs"])
         np.testing.assert_allclose(lite["score"], traced["score"][i], atol=TOLERANCES["score_abs"])
+        np.testing.assert_allclose(lite["planarity"], traced["planarity"][i],
+                                   atol=TOLERANCES["planarity_abs"])
 
 
 def test_float16_file_agrees_on_verdicts(exported, golden):
@@ -96,8 +99,11 @@ def test_golden_vectors_are_reproduced_by_tflite(exported, golden):
         assert lite["landmark_hist"][0].tolist() == expected["landmark_hist"], expected["name"]
         assert lite["eye_hist"][0].tolist() == expected["eye_hist"], expected["name"]
         assert bool(lite["is_live"][0]) == expected["is_live"]
+        assert bool(lite["planarity_valid"][0]) == expected["planarity_valid"]
         np.testing.assert_allclose(lite["landmark_flow"][0], expected["landmark_flow"],
                                    atol=TOLERANCES["landmark_flow_abs"])
+        np.testing.assert_allclose(lite["planarity"][0], expected["planarity"],
+                                   atol=TOLERANCES["planarity_abs"])
 
 
 def test_golden_inputs_are_what_the_generator_makes(golden):
@@ -115,12 +121,22 @@ def test_clip_signature_follows_the_host_rule(exported, golden):
     clip_fn = tf.saved_model.load(str(exported.saved_model)).signatures["check_clip"]
     out = {k: v.numpy() for k, v in clip_fn(frames=frames, landmarks=marks).items()}
     pairs = [PairResult(t, t + 1, PairStatus.SCORED if v else PairStatus.INSUFFICIENT_MOTION,
-                        score=float(s) if v else None)
-             for t, (s, v) in enumerate(zip(out["pair_score"], out["pair_valid"]))]
+                        score=float(s) if v else None, planarity=float(r) if rv else None)
+             for t, (s, v, r, rv) in enumerate(zip(out["pair_score"], out["pair_valid"],
+                                                   out["pair_planarity"],
+                                                   out["pair_planarity_valid"]))]
     host = aggregate(pairs, CFG, frames=8)
     assert out["verdict"] == VERDICT_CODES[host.verdict.value]
+    assert out["reason"] == REASON_CODES[host.reason.value if host.reason else "none"]
     assert out["pairs_used"] == host.pairs_used
+    assert out["planarity_pairs"] == host.planarity_pairs
     assert out["clip_score"] == pytest.approx(host.score, abs=1e-4)
+    assert out["clip_planarity"] == pytest.approx(host.planarity, abs=1e-4)
+    for decision in ("chi_square", "planarity"):   # the other rules, traced for this test
+        module = LivenessCheck(CFG.replace(decision=decision))
+        other = module.check_clip(frames, marks)
+        expected = aggregate(pairs, CFG.replace(decision=decision), frames=8)
+        assert int(other["verdict"]) == VERDICT_CODES[expected.verdict.value], decision
     lite = tflite_runner(exported.tflite, "check_clip")(frames=frames, landmarks=marks)
     assert int(lite["verdict"]) == int(out["verdict"])
 

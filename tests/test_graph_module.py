@@ -11,8 +11,10 @@ from tests.graph_fixtures import DEFAULT, SMALL, pair_batch
 
 OUTPUTS = {"score": ((), tf.float32), "is_live": ((), tf.bool), "valid": ((), tf.bool),
            "landmark_hist": ((10,), tf.float32), "eye_hist": ((10,), tf.float32),
+           "landmark_vectors": ((), tf.int32), "eye_vectors": ((), tf.int32),
            "landmark_flow": ((68, 2), tf.float32), "landmark_status": ((68,), tf.bool),
-           "eye_boxes": ((2, 4), tf.float32)}
+           "eye_boxes": ((2, 4), tf.float32), "planarity": ((), tf.float32),
+           "planarity_valid": ((), tf.bool), "motion": ((), tf.float32)}
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +48,32 @@ def test_module_matches_the_reference_pair_by_pair(default_module):
         if ref.score is not None:
             assert out["score"][i] == pytest.approx(ref.score, abs=1e-3)
             assert out["is_live"][i] == ref.is_live
+        assert_same_planarity(out, i, ref)
+
+
+def assert_same_planarity(out, i, ref):
+    assert out["planarity_valid"][i] == (ref.planarity is not None)
+    assert out["motion"][i] == pytest.approx(ref.motion, abs=1e-4)
+    if ref.planarity is not None:
+        assert out["planarity"][i] == pytest.approx(ref.planarity, abs=1e-4)
+
+
+def test_switchable_cues_match_the_reference():
+    """Face grid, magnitude weighting and larger eye boxes: the same numbers in both paths."""
+    cfg = DEFAULT.replace(planarity_grid=4, histogram_weight="magnitude", eye_box_scale=1.5)
+    prev, next, marks = pair_batch(cfg.crop_size, 4, seed=5)
+    out = {k: v.numpy() for k, v in LivenessCheck(cfg)(prev, next, marks).items()}
+    for i in range(4):
+        ref = reference.check_pair(prev[i], next[i], marks[i], cfg)
+        assert (out["landmark_vectors"][i], out["eye_vectors"][i]) == (ref.landmark_vectors,
+                                                                       ref.eye_vectors)
+        np.testing.assert_allclose(out["landmark_hist"][i], ref.landmark_hist, rtol=1e-4, atol=1e-3)
+        np.testing.assert_allclose(out["eye_hist"][i], ref.eye_hist, rtol=1e-4, atol=1e-3)
+        np.testing.assert_allclose(out["eye_boxes"][i], ref.eye_boxes, atol=1e-5)
+        assert out["valid"][i] == (ref.score is not None)
+        if ref.score is not None:
+            assert out["score"][i] == pytest.approx(ref.score, abs=1e-2)
+        assert_same_planarity(out, i, ref)
 
 
 def test_eager_equals_tf_function(small_pairs):
@@ -85,9 +113,11 @@ def test_tflite_conversion_uses_builtins_only_and_gives_the_same_numbers(small_p
     for i in range(len(prev)):   # the converted file has batch 1 in its first allocation
         out = runner(prev=prev[i:i + 1], next=next[i:i + 1], landmarks=marks[i:i + 1])
         expected = module(prev[i:i + 1], next[i:i + 1], marks[i:i + 1])
-        for name in ("valid", "is_live", "landmark_hist", "eye_hist", "landmark_status"):
+        for name in ("valid", "is_live", "landmark_hist", "eye_hist", "landmark_status",
+                     "planarity_valid"):
             np.testing.assert_array_equal(out[name], expected[name].numpy(), err_msg=name)
         np.testing.assert_allclose(out["landmark_flow"], expected["landmark_flow"], atol=2e-3)
+        np.testing.assert_allclose(out["planarity"], expected["planarity"], atol=1e-3)
         np.testing.assert_allclose(out["score"], expected["score"], atol=1e-2)
 
 

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from liveness.config import LivenessConfig
-from liveness.conventions import N_LANDMARKS, eye_boxes
+from liveness.conventions import N_LANDMARKS, eye_boxes, face_grid
 from liveness.reference.decision import decide
 from liveness.reference.flow import eye_flow, landmark_flow
-from liveness.reference.histogram import direction_histogram
+from liveness.reference.histogram import direction_histogram, gated
+from liveness.reference.planarity import planarity
 from liveness.reference.polar import cart_to_polar
 from liveness.reference.score import chi_square_score
 
@@ -33,6 +34,15 @@ class PairEvidence:
     """``[68]`` bool: the landmark was tracked."""
     eye_boxes: np.ndarray
     """``[2, 4]`` float32 ``(x0, y0, x1, y1)``: subject's right eye, then left eye."""
+    landmark_vectors: int
+    """Landmark vectors in the histogram (tracked and through the motion gate)."""
+    eye_vectors: int
+    """Eye-box vectors in the histogram."""
+    planarity: float | None
+    """Residual ratio of the face's flow against one affine motion, or None when the pair is too
+    still (or has too few tracked points) to judge (``reference.planarity``)."""
+    motion: float
+    """Median flow length of the tracked face points, crop pixels."""
 
     @classmethod
     def from_graph_outputs(cls, out: dict[str, np.ndarray]) -> PairEvidence:
@@ -44,17 +54,10 @@ class PairEvidence:
                    landmark_hist=np.asarray(out["landmark_hist"]), eye_hist=np.asarray(out["eye_hist"]),
                    landmark_flow=np.asarray(out["landmark_flow"]),
                    landmark_status=np.asarray(out["landmark_status"]).astype(bool),
-                   eye_boxes=np.asarray(out["eye_boxes"]))
-
-    @property
-    def landmark_vectors(self) -> int:
-        """Landmark vectors counted in the histogram."""
-        return int(self.landmark_hist.sum())
-
-    @property
-    def eye_vectors(self) -> int:
-        """Eye-box vectors counted in the histogram."""
-        return int(self.eye_hist.sum())
+                   eye_boxes=np.asarray(out["eye_boxes"]),
+                   landmark_vectors=int(out["landmark_vectors"]), eye_vectors=int(out["eye_vectors"]),
+                   planarity=float(out["planarity"]) if bool(out["planarity_valid"]) else None,
+                   motion=float(out["motion"]))
 
 
 def check_pair(prev: np.ndarray, next: np.ndarray, landmarks: np.ndarray,
@@ -71,20 +74,28 @@ def check_pair(prev: np.ndarray, next: np.ndarray, landmarks: np.ndarray,
     """
     validate_pair(prev, next, landmarks)
     points = np.asarray(landmarks, np.float32)
-    flow, status = landmark_flow(prev, next, points, cfg)
-    boxes = eye_boxes(points, cfg.eye_min_box_px)
+    if cfg.planarity_grid:
+        points = np.concatenate([points, face_grid(points, cfg.planarity_grid)])
+    face_flow, face_status = landmark_flow(prev, next, points, cfg)
+    flow, status = face_flow[:N_LANDMARKS], face_status[:N_LANDMARKS]
+    boxes = eye_boxes(points[:N_LANDMARKS], cfg.eye_min_box_px, cfg.eye_box_scale)
     dense, mask = eye_flow(prev, next, boxes, cfg)
 
     lm_mag, lm_ang = cart_to_polar(flow)
     eye_mag, eye_ang = cart_to_polar(dense)
-    lm_hist = direction_histogram(lm_mag, lm_ang, status, cfg.bins, cfg.min_motion_px)
-    eye_hist = direction_histogram(eye_mag, eye_ang, mask, cfg.bins, cfg.min_motion_px)
+    gate, bins, weight = cfg.min_motion_px, cfg.bins, cfg.histogram_weight
+    lm_hist = direction_histogram(lm_mag, lm_ang, status, bins, gate, weight)
+    eye_hist = direction_histogram(eye_mag, eye_ang, mask, bins, gate, weight)
+    lm_count = int(gated(lm_mag, status, gate).sum())
+    eye_count = int(gated(eye_mag, mask, gate).sum())
 
-    enough = lm_hist.sum() >= cfg.min_landmark_vectors and eye_hist.sum() >= cfg.min_eye_vectors
+    enough = lm_count >= max(cfg.min_landmark_vectors, 1) and eye_count >= max(cfg.min_eye_vectors, 1)
     score = chi_square_score(lm_hist, eye_hist) if enough else None
+    plane = planarity(points, face_flow, face_status, cfg)
     return PairEvidence(score=score, is_live=decide(score, cfg.threshold), landmark_hist=lm_hist,
                         eye_hist=eye_hist, landmark_flow=flow, landmark_status=status,
-                        eye_boxes=boxes)
+                        eye_boxes=boxes, landmark_vectors=lm_count, eye_vectors=eye_count,
+                        planarity=plane.ratio, motion=plane.motion)
 
 
 def validate_pair(prev: np.ndarray, next: np.ndarray, landmarks: np.ndarray) -> None:

@@ -14,16 +14,16 @@ from liveness.conventions import box_mask, patch_origin
 
 def landmark_flow(prev: np.ndarray, next: np.ndarray, points: np.ndarray,
                   cfg: LivenessConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Pyramidal Lucas-Kanade (``cv2.calcOpticalFlowPyrLK``) at the landmarks.
+    """Pyramidal Lucas-Kanade (``cv2.calcOpticalFlowPyrLK``) at the landmarks (and any extra points).
 
     Args:
         prev, next: ``[height, width]`` uint8 grey crops.
-        points: ``[68, 2]`` float32 (x, y) in ``prev``'s pixels.
+        points: ``[N, 2]`` float32 (x, y) in ``prev``'s pixels (the 68 landmarks first).
         cfg: ``lk_window``, ``lk_max_level``, ``lk_iterations``, ``lk_epsilon``,
             ``lk_min_eigenvalue`` are used.
 
     Returns:
-        ``flow [68, 2]`` float32 (dx, dy) and ``status [68]`` bool (the point was tracked). Flow of
+        ``flow [N, 2]`` float32 (dx, dy) and ``status [N]`` bool (the point was tracked). Flow of
         an untracked point is set to 0.
 
     Example:
