@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
 
     check = sub.add_parser("check", help="verdict for one or more videos")
     check.add_argument("videos", nargs="+", metavar="VIDEO",
-                       help="video file, or synthetic:live / synthetic:photo")
+                       help="video file, or synthetic:live / synthetic:photo / synthetic:screen")
     _add_config_arguments(check)
     check.add_argument("--json", type=Path, help="write the verdict with its evidence here")
     check.add_argument("--report", type=Path, help="write the report picture (PNG) here")
@@ -172,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in ("check", "demo"):
             cfg = build_config(args)
-            videos = args.videos if args.command == "check" else ["synthetic:live", "synthetic:photo"]
+            videos = (args.videos if args.command == "check"
+                      else [f"synthetic:{kind}" for kind in ("live", "photo", "screen")])
             run_check(videos, cfg, json_path=getattr(args, "json", None),
                       report_path=getattr(args, "report", None), out_dir=args.out_dir,
                       quiet=args.quiet)

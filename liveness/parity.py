@@ -8,7 +8,7 @@ real clips when present, plus the synthetic clips), runs both paths on them and 
 from __future__ import annotations
 
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -36,13 +36,16 @@ class Target:
 class PairComparison:
     """Per-pair and per-vector differences accumulated over a set of pairs."""
 
-    landmark_epe: list[float]
-    eye_epe: list[float]
-    same_bin: list[bool]
-    score_diff: list[float]
-    same_decision: list[bool]
-    same_valid: list[bool]
-    status_agree: list[bool]
+    landmark_epe: list[float] = field(default_factory=list)
+    eye_epe: list[float] = field(default_factory=list)
+    same_bin: list[bool] = field(default_factory=list)
+    score_diff: list[float] = field(default_factory=list)
+    same_decision: list[bool] = field(default_factory=list)
+    same_valid: list[bool] = field(default_factory=list)
+    status_agree: list[bool] = field(default_factory=list)
+    planarity_diff: list[float] = field(default_factory=list)
+    """|ratio_graph - ratio_opencv| where both judged the pair's planarity."""
+    same_planarity_valid: list[bool] = field(default_factory=list)
 
 
 def collect_pairs(videos: list[Path], cfg: LivenessConfig, per_clip: int,
@@ -115,6 +118,9 @@ def _compare_one(result: PairComparison, ref, a, b, cfg, out, dense, mask) -> No
     if ref_valid and out["valid"]:
         result.score_diff.append(abs(ref.score - float(out["score"])))
     result.same_decision.append(bool(ref.is_live) == bool(out["is_live"]))
+    result.same_planarity_valid.append((ref.planarity is not None) == bool(out["planarity_valid"]))
+    if ref.planarity is not None and out["planarity_valid"]:
+        result.planarity_diff.append(abs(ref.planarity - float(out["planarity"])))
 
 
 def targets(c: PairComparison) -> list[Target]:
@@ -122,6 +128,7 @@ def targets(c: PairComparison) -> list[Target]:
     lm = np.asarray(c.landmark_epe)
     eye = np.asarray(c.eye_epe)
     score_ok = float(np.mean(np.asarray(c.score_diff) <= 5.0)) if c.score_diff else float("nan")
+    planarity_p99 = float(np.percentile(c.planarity_diff, 99)) if c.planarity_diff else float("nan")
     rows = [
         ("landmark flow: median endpoint error (px)", float(np.median(lm)), "<= 0.05",
          np.median(lm) <= 0.05),
@@ -134,6 +141,11 @@ def targets(c: PairComparison) -> list[Target]:
         ("pairs with |k_graph - k_opencv| <= 5 (%)", 100 * score_ok, ">= 95", score_ok >= 0.95),
         ("pairs with the same decision (%)", 100 * float(np.mean(c.same_decision)), ">= 98",
          np.mean(c.same_decision) >= 0.98),
+        ("pairs both judge (or both leave) for planarity (%)",
+         100 * float(np.mean(c.same_planarity_valid)), ">= 98",
+         np.mean(c.same_planarity_valid) >= 0.98),
+        ("planarity ratio: 99th percentile abs difference", planarity_p99, "<= 0.01",
+         planarity_p99 <= 0.01),
     ]
     return [Target(name, value, bound, bool(met)) for name, value, bound, met in rows]
 
@@ -169,17 +181,19 @@ def markdown(per_source: dict[str, PairComparison], overall: PairComparison, cfg
         lines.append(f"| {t.name} | {t.value:.4g} | {t.bound} | {'yes' if t.met else '**no**'} |")
     lines += ["", "## Per source", "",
               "| source | pairs | landmark EPE median / p95 / max (px) | eye EPE median / max (px) "
-              "| same bin % | max abs(dk) | same decision % |", "|---|---|---|---|---|---|---|"]
+              "| same bin % | max abs(dk) | same decision % | max planarity difference |",
+              "|---|---|---|---|---|---|---|---|"]
     for name, c in per_source.items():
         if not c.same_decision:
-            lines.append(f"| {name} | 0 | - | - | - | - | - |")
+            lines.append(f"| {name} | 0 | - | - | - | - | - | - |")
             continue
         lm, eye = np.asarray(c.landmark_epe), np.asarray(c.eye_epe)
         dk = max(c.score_diff) if c.score_diff else 0.0
         lines.append(f"| {name} | {len(c.same_decision)} | {np.median(lm):.2e} / "
                      f"{np.percentile(lm, 95):.2e} / {lm.max():.2e} | {np.median(eye):.2e} / "
                      f"{eye.max():.2e} | {100 * np.mean(c.same_bin):.2f} | {dk:.3g} | "
-                     f"{100 * np.mean(c.same_decision):.1f} |")
+                     f"{100 * np.mean(c.same_decision):.1f} | "
+                     f"{max(c.planarity_diff) if c.planarity_diff else 0.0:.2e} |")
     lines += ["", _WHY, ""]
     return "\n".join(lines)
 
@@ -212,14 +226,14 @@ def run(clips_dir: Path | None, out: Path | None, cfg: LivenessConfig, per_clip:
     videos: list[Path] = []
     if clips_dir is not None and clips_dir.is_dir():
         videos = sorted(p for p in clips_dir.iterdir() if p.suffix in (".mp4", ".webm", ".avi", ".mov"))
-    sources = [*videos, Path("synthetic:live"), Path("synthetic:photo")]
+    sources = [*videos, *(Path(f"synthetic:{kind}") for kind in ("live", "photo", "screen"))]
     collected = collect_pairs(sources, cfg, per_clip, quiet=quiet)
-    per_source = {name: compare(pairs, cfg) if pairs else PairComparison([], [], [], [], [], [], [])
+    per_source = {name: compare(pairs, cfg) if pairs else PairComparison()
                   for name, pairs in collected.items()}
-    overall = PairComparison([], [], [], [], [], [], [])
+    overall = PairComparison()
     for c in per_source.values():
-        for field in vars(overall):
-            getattr(overall, field).extend(getattr(c, field))
+        for figure in vars(overall):
+            getattr(overall, figure).extend(getattr(c, figure))
     page = markdown(per_source, overall, cfg, command)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -31,7 +31,7 @@ def translate(image: np.ndarray, dx: float, dy: float) -> np.ndarray:
 def synthetic_clips() -> dict[str, np.ndarray]:
     from liveness.synthetic import synthetic_clip
 
-    return {kind: synthetic_clip(kind, frames=30, seed=0) for kind in ("live", "photo")}
+    return {kind: synthetic_clip(kind, frames=30, seed=0) for kind in ("live", "photo", "screen")}
 
 
 @pytest.fixture(scope="session")

@@ -16,9 +16,27 @@ def test_synthetic_live_clip_is_live(checker, synthetic_clips):
     assert verdict.pairs_used >= 20
 
 
-def test_synthetic_photo_attack_is_spoof(checker, synthetic_clips):
-    verdict = checker.check(synthetic_clips["photo"]).verdict
+@pytest.mark.parametrize("kind", ["photo", "screen"])
+def test_synthetic_attacks_are_spoof(kind, checker, synthetic_clips):
+    verdict = checker.check(synthetic_clips[kind]).verdict
     assert verdict.verdict is Verdict.SPOOF, verdict.summary()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_planarity_alone_calls_planar_attacks_spoof(seed, synthetic_clips):
+    """Prints and hand-held screens moved with perspective: flat, whatever the eye boxes show."""
+    from liveness.clip import ClipChecker
+
+    planarity = ClipChecker(preset("default").replace(decision="planarity"))
+    clips = (synthetic_clips if seed == 0
+             else {kind: synthetic_clip(kind, frames=30, seed=seed) for kind in synthetic_clips})
+    for kind, clip in clips.items():
+        verdict = planarity.check(clip).verdict
+        expected = Verdict.LIVE if kind == "live" else Verdict.SPOOF
+        assert verdict.verdict is expected, f"{kind}: {verdict.summary()}"
+        assert verdict.planarity_pairs >= 15
+        if kind != "live":
+            assert verdict.planarity < preset("default").planarity_threshold / 2
 
 
 def test_patent_preset_decides_per_pair_and_votes(synthetic_clips):
