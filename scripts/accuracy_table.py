@@ -30,6 +30,8 @@ CONFIGURATIONS = {
     "chi-square: 0.3 px gate, median, k > 30, template landmarks": CHI,
     "chi-square, facemesh landmarks": CHI.replace(landmarks="facemesh"),
     "chi-square, frame step 2": CHI.replace(frame_step=2),
+    "chi-square, no gate, per-pair vote, k > 30": CHI.replace(min_motion_px=0.0,
+                                                               aggregation="vote"),
     "chi-square, magnitude-weighted histograms": CHI.replace(histogram_weight="magnitude"),
     "chi-square, eye boxes x1.5": CHI.replace(eye_box_scale=1.5),
     "planarity alone (68 landmarks, ratio < 0.15 is planar)": CHI.replace(decision="planarity"),
@@ -37,6 +39,8 @@ CONFIGURATIONS = {
                                                               planarity_grid=5),
     "default: fused chi-square and planarity": preset("default"),
     "fused, frame step 2": preset("default").replace(frame_step=2),
+    "fused, no gate, per-pair vote, k > 30": preset("default").replace(min_motion_px=0.0,
+                                                                        aggregation="vote"),
 }
 
 
@@ -121,26 +125,34 @@ NOTES = """## What this shows
 
 - The patent's rule as written (k > 100 per pair, majority per clip) calls every clip spoof: its
   APCER is 0 and its BPCER 100 %.
-- With the motion gate and the per-clip median, chi-square scores of live clips and replays
-  overlap: `selfie_live` scores below `selfie_replay_laptop`, so no threshold separates all six
-  clips and the best per-clip ACER is 17 % (one live clip rejected). No eye-region variant
-  (magnitude weighting, boxes x1.5) and no landmark backend changes that; magnitude weighting and
-  facemesh make the leave-one-subject-out figure worse.
+- With the 0.3 px motion gate and the per-clip median, chi-square scores of live clips and
+  replays overlap: `selfie_live` scores below `selfie_replay_laptop`, so no threshold separates all
+  six clips and the best per-clip ACER is 17 % (one live clip rejected). No eye-region variant
+  (magnitude weighting, boxes x1.5) and no landmark backend changes that. Leave-one-subject-out
+  figures on three subjects swing with where the calibrated threshold falls between two close
+  clips (the equal-error range's middle is taken); read them with that in mind.
+- Without the gate and with the patent's per-pair vote at a threshold near 30 (the `patent` row
+  calibrated, and the two "no gate, per-pair vote" rows), all six clips come out right, in sample
+  and leave-one-subject-out. The margin is a knife edge: `selfie_live` has 51 % of its pairs
+  above 30 against 49 % for `selfie_replay_laptop`, one or two pairs in a hundred. This
+  configuration was found after looking at all six clips, so its 0 % is an optimistic figure; it
+  is recorded here and not made the default.
 - Planarity separates what it is built for: on the synthetic clips every print and hand-held
-  screen has a ratio near 0.04 and every live clip above 0.3. On the shared clips only the
-  phone replay moved hard by hand (`anitspoof_replay`, about 0.11) looks planar; the replays of a
-  moving face on a steadier screen look as non-planar as live faces (0.24-0.27 against
-  0.24-0.34). Planarity alone therefore accepts those replays (APCER 100 %).
-- The fused decision (the `default` preset) gives the chi-square figures on these clips (ACER
-  17 %, leave-one-subject-out 17 %, no live clip undecided) and adds the planarity rejection of
-  flat attacks, with a wide margin on the synthetic prints and screens. It is the default because
-  it ties on every measured figure and covers the case these clips lack and chi-square alone is
+  screen has a ratio of at most 0.063 and every live clip 0.37 or more. On the shared clips only
+  the phone replay moved hard by hand (`anitspoof_replay`, about 0.11) looks planar; the replays
+  of a moving face on a steadier screen look as non-planar as live faces (0.23-0.27 against
+  0.23-0.34). Planarity alone therefore accepts those replays (APCER 100 %).
+- The fused decision (the `default` preset) gives the chi-square verdicts on these clips and adds
+  the planarity rejection of flat attacks, with a wide margin on the synthetic prints and
+  screens. It is the default because it ties with chi-square alone on every figure measured with
+  the same gate and aggregation, and covers the case these clips lack and chi-square alone is
   known to fail: real prints moved by hand scored *higher* k than live faces in the evaluation
   issue's prototype, while their planarity separated cleanly.
-- Targets of the evaluation issue: leave-one-subject-out ACER <= 10 % is **not met** (17 %: the
-  `selfie` pair is misordered by every cue here); undecided <= 20 % of live clips is met (0 %); no
-  print or photo accepted is met on the synthetic prints and screens (the shared clips contain
-  none). A replayed video of a moving face remains the hard case for a motion-only check."""
+- Targets of the evaluation issue: leave-one-subject-out ACER <= 10 % is **not met by the
+  default** (see its row); it is reached only by the knife-edge no-gate vote configuration above.
+  Undecided <= 20 % of live clips is met (0 %). No print or photo accepted is met on the
+  synthetic prints and screens (the shared clips contain none). A replayed video of a moving face
+  remains the hard case for a motion-only check."""
 
 
 def main() -> None:
