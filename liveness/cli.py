@@ -235,7 +235,8 @@ def run_evaluation(args: argparse.Namespace) -> None:
     if args.command == "evaluate":
         summary = write_outputs(args.out, records, cfg, args.backend, cfg.threshold, args.manifest)
         loso = summary["leave_one_subject_out"]
-        print(f"threshold {cfg.threshold:g}: ACER {_pct(summary['acer'])}, APCER {_pct(summary['apcer'])}, "
+        print(f"decision {cfg.decision}, threshold {cfg.threshold:g}: ACER {_pct(summary['acer'])}, "
+              f"APCER {_pct(summary['apcer'])}, "
               f"BPCER {_pct(summary['bpcer'])}, undecided {_pct(summary['undecided_rate'])} "
               f"of {len(records)} clips; "
               f"leave-one-subject-out ACER {_pct(loso['acer'])}")
