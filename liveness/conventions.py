@@ -33,6 +33,10 @@ REGIONS: dict[str, range] = {
     "mouth": range(48, 68),
 }
 
+#: Planarity: a point set whose spread matrix has ``det < PLANARITY_DEGENERATE * trace**2``
+#: (nearly collinear points) is not judged.
+PLANARITY_DEGENERATE = 1e-4
+
 RIGHT_EYE = range(36, 42)  # subject's right eye, on the image's left; MTCNN's "left_eye"
 LEFT_EYE = range(42, 48)
 

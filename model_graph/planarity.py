@@ -9,7 +9,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from liveness.config import LivenessConfig
-from liveness.reference.planarity import DEGENERATE
+from liveness.conventions import PLANARITY_DEGENERATE
 from model_graph.median import masked_median
 
 
@@ -31,7 +31,7 @@ def planarity(points: tf.Tensor, flow: tf.Tensor, status: tf.Tensor,
     vx, vy = (flow[..., i] - mean(flow[..., i]) for i in (0, 1))
     sxx, sxy, syy = mean(qx * qx), mean(qx * qy), mean(qy * qy)
     det = sxx * syy - sxy * sxy
-    solvable = det[:, 0] >= DEGENERATE * (sxx + syy)[:, 0] ** 2
+    solvable = det[:, 0] >= PLANARITY_DEGENERATE * (sxx + syy)[:, 0] ** 2
     inv = tf.math.divide_no_nan(1.0, det)
     # flow ~ q @ M with M = inverse(q'q) @ (q'v), both divided by the count.
     cxx, cxy, cyx, cyy = mean(qx * vx), mean(qx * vy), mean(qy * vx), mean(qy * vy)

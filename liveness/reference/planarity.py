@@ -16,9 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from liveness.config import LivenessConfig
-
-#: A fit whose spread matrix has ``det < DEGENERATE * trace**2`` (points on a line) is not judged.
-DEGENERATE = 1e-4
+from liveness.conventions import PLANARITY_DEGENERATE
 
 
 @dataclass(frozen=True)
@@ -57,7 +55,7 @@ def planarity(points: np.ndarray, flow: np.ndarray, status: np.ndarray,
     v = u - u.mean(axis=0)
     sxx, sxy, syy = np.mean(q[:, 0] ** 2), np.mean(q[:, 0] * q[:, 1]), np.mean(q[:, 1] ** 2)
     det = sxx * syy - sxy * sxy
-    if det < DEGENERATE * (sxx + syy) ** 2:
+    if det < PLANARITY_DEGENERATE * (sxx + syy) ** 2:
         return Planarity(None, motion, count)
     inverse = np.array([[syy, -sxy], [-sxy, sxx]]) / det
     cross = q.T @ v / count                     # [[sum qx vx, sum qx vy], [sum qy vx, sum qy vy]] / n
