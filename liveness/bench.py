@@ -299,8 +299,9 @@ def targets_section(size: int, tflite_ratio: float, batch_gain: tuple[int, float
 
 TRIED = """## Why the misses, and what was tried
 
-- **Where the time goes** (the profile above): Lucas-Kanade is most of the TFLite time, and most
-  of LK is the per-level set-up, not the Newton steps: sampling the 15x15 window of `prev` and its
+- **Where the time goes** (the profile above): Lucas-Kanade is most of the TFLite time, and about
+  half of LK or more is the per-level set-up rather than the Newton steps (compare the "1
+  iteration per level" row with the full one): sampling the 15x15 window of `prev` and its
   two gradients at 68 points with OpenCV's 14-bit fixed-point bilinear weights, four gathers per
   sample. OpenCV does the same arithmetic in a tight SIMD loop over contiguous rows; TFLite
   executes hundreds of small GATHER / MUL / ADD ops per level, each with its own dispatch and

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from liveness.clip import clip_decision
 from liveness.config import LivenessConfig
-from liveness.results import Verdict
+from liveness.results import PairStatus, Reason, Verdict
 
 BACKENDS = ("opencv", "graph", "tflite")
 
@@ -47,7 +47,8 @@ class ClipRecord:
     attack_type: str
     subject: str
     face_reason: str | None
-    """``no_face``, ``multiple_faces`` or ``too_few_pairs`` when no cue could run at all."""
+    """``no_face`` or ``multiple_faces`` when no pair had a face to check (a clip without enough
+    pairs is undecided by the cues themselves: ``too_few_pairs``)."""
     pair_scores: tuple[float, ...] = field(repr=False)
     """Chi-square scores of the pairs that have one."""
     pair_planarity: tuple[float, ...] = field(repr=False, default=())
@@ -137,7 +138,6 @@ def check_clips(rows: list[ManifestRow], cfg: LivenessConfig, backend: str = "op
                 model_dir: Path | None = None, quiet: bool = False) -> list[ClipRecord]:
     """Check every clip once; the records keep what any threshold needs."""
     from liveness.clip import ClipChecker
-    from liveness.results import PairStatus, Reason
     from liveness.video import read_video
 
     checker = ClipChecker(cfg, scorer=make_scorer(backend, cfg, model_dir))
@@ -146,8 +146,8 @@ def check_clips(rows: list[ManifestRow], cfg: LivenessConfig, backend: str = "op
         verdict = checker.check(read_video(row.file), source=str(row.file)).verdict
         with_face = [p for p in verdict.pairs
                      if p.status in (PairStatus.SCORED, PairStatus.INSUFFICIENT_MOTION)]
-        face_level = (Reason.NO_FACE, Reason.MULTIPLE_FACES)
-        reason = verdict.reason.value if verdict.reason in face_level or not verdict.pairs else None
+        face_missing = verdict.reason in (Reason.NO_FACE, Reason.MULTIPLE_FACES)
+        reason = verdict.reason.value if face_missing else None
         records.append(ClipRecord(
             row.file.name, row.label, row.attack_type, row.subject, reason,
             pair_scores=tuple(p.score for p in with_face if p.score is not None),
