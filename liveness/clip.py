@@ -26,7 +26,9 @@ from liveness.detect import FaceDetector
 from liveness.geometry import fit_similarity
 from liveness.landmarks import LandmarkBackend, landmark_backend
 from liveness.reference import PairEvidence, check_pair
-from liveness.results import ClipVerdict, PairResult, PairStatus, Reason, Verdict
+from liveness.cues import ClipEvidence, decide
+from liveness.results import ClipVerdict, FrameTexture, PairResult, PairStatus, Reason, Verdict
+from liveness.texture import TextureScorer, cut_patches, landmark_box
 from liveness.video import validate_frames
 
 
@@ -47,6 +49,8 @@ class Snapshot:
 
 
 PairScorer = Callable[[np.ndarray, np.ndarray, np.ndarray, LivenessConfig], PairEvidence]
+TextureModel = Callable[[np.ndarray], np.ndarray]
+"""``[B, 2, 80, 80, 3]`` uint8 BGR patches -> ``[B]`` real-face probabilities."""
 FrameObserver = Callable[[int, np.ndarray, "np.ndarray | None", "PairResult | None"], None]
 
 
@@ -61,11 +65,14 @@ class ClipResult:
     """Stage (``detector``, ``landmarks``, ``check``) -> ``calls``, ``total_ms``, ``mean_ms``."""
 
     def representative_pair(self) -> int | None:
-        """The scored pair whose score is closest to the clip's median, or None."""
-        median = self.verdict.score
-        if median is None or not self.snapshots:
+        """The scored pair whose score is closest to the clip's median (else any pair with a
+        snapshot), or None."""
+        if not self.snapshots:
             return None
-        return min(self.snapshots, key=lambda i: abs(self.verdict.pairs[i].score - median))
+        median = self.verdict.score
+        if median is None:
+            return min(self.snapshots)
+        return min(self.snapshots, key=lambda i: abs((self.verdict.pairs[i].score or 0) - median))
 
 
 class ClipChecker:
@@ -76,23 +83,26 @@ class ClipChecker:
     """
 
     def __init__(self, cfg: LivenessConfig, detector: FaceDetector | None = None,
-                 landmarks: LandmarkBackend | None = None, scorer: PairScorer = check_pair) -> None:
+                 landmarks: LandmarkBackend | None = None, scorer: PairScorer = check_pair,
+                 texture: TextureModel | None = None) -> None:
         self.cfg = cfg
         self.detector = detector or FaceDetector(cfg.min_face_px, cfg.min_face_confidence)
         self.landmarks = landmarks or landmark_backend(cfg.landmarks)
         self.scorer = scorer
+        self.texture = texture or TextureScorer()
         self._timer = _StageTimer()
 
     def check(self, frames: Iterable[np.ndarray], *, source: str = "", fps: float | None = None,
               total: int | None = None, quiet: bool = True,
               record: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
-              observer: FrameObserver | None = None) -> ClipResult:
+              observer: FrameObserver | None = None, decoding: dict | None = None) -> ClipResult:
         """Check a clip of RGB frames (``[H, W, 3]`` uint8; grey and RGBA are converted).
 
         ``record``, when given, receives ``(prev_crop, next_crop, crop_landmarks)`` for every pair
         with a face: exactly what the scorer scored (used by ``liveness parity``). ``observer``,
         when given, is called per taken frame with ``(index, rgb, landmarks or None, the pair
-        ending at this frame or None)`` (used for overlay videos).
+        ending at this frame or None)`` (used for overlay videos). ``decoding`` (what the video
+        decoder reported) is copied into the verdict.
 
         Raises ``ValueError`` for an empty clip or frames that change size, ``TypeError`` for a
         wrong dtype. Everything else is a :class:`ClipVerdict`, possibly ``undecided``.
@@ -100,6 +110,7 @@ class ClipChecker:
         cfg = self.cfg
         self._timer = _StageTimer()
         pairs: list[PairResult] = []
+        texture: list[FrameTexture] = []
         snapshots: dict[int, Snapshot] = {}
         prev_grey = prev_rgb = prev_landmarks = None
         prev_state = PairStatus.NO_FACE
@@ -116,7 +127,7 @@ class ClipChecker:
             if prev_grey is not None:
                 pair, tracked = self._pair(prev_grey, grey, prev_landmarks, prev_state,
                                            prev_index, index, record)
-                if pair.status is PairStatus.SCORED:
+                if pair.status is not PairStatus.NO_FACE and pair.status is not PairStatus.MULTIPLE_FACES:
                     snapshots[len(pairs)] = _snapshot(prev_rgb, prev_landmarks, self.cfg)
                 pairs.append(pair)
             if tracked is not None and _inside(tracked, grey.shape) and since_detect + 1 < cfg.detect_every:
@@ -125,14 +136,26 @@ class ClipChecker:
             else:
                 prev_landmarks, prev_state = self._detect(rgb)
                 since_detect = 0
+            if prev_landmarks is not None and (taken - 1) % cfg.texture_every == 0:
+                texture.append(self._texture(index, rgb, prev_landmarks))
             if observer is not None:
                 observer(index, rgb, prev_landmarks, pair)
             prev_grey, prev_rgb, prev_index = grey, rgb, index
         bar.close()
         if taken == 0:
             raise ValueError(f"{source or 'clip'}: no frames (expected at least two decodable frames)")
-        verdict = aggregate(pairs, cfg, frames=index + 1, source=source, fps=fps)
+        verdict = aggregate(pairs, cfg, frames=index + 1, source=source, fps=fps,
+                            texture=texture, decoding=decoding)
         return ClipResult(verdict, snapshots, self._timer.summary())
+
+    def _texture(self, index: int, rgb: np.ndarray, landmarks: np.ndarray) -> FrameTexture:
+        """The texture cue on one frame with one face (its landmarks ``[68, 2]``)."""
+        patches, kept = cut_patches(rgb, landmark_box(landmarks))
+        with self._timer("texture"):
+            probability = float(self.texture(patches[None])[0])
+        context = float(kept.min())
+        close = context < self.cfg.texture_min_scale
+        return FrameTexture(index, probability, context, Reason.FACE_TOO_CLOSE.value if close else None)
 
     def _detect(self, rgb: np.ndarray) -> tuple[np.ndarray | None, PairStatus]:
         with self._timer("detector"):
@@ -166,7 +189,9 @@ class ClipChecker:
             landmark_hist=tuple(evidence.landmark_hist.tolist()),
             eye_hist=tuple(evidence.eye_hist.tolist()),
             landmark_vectors=evidence.landmark_vectors, eye_vectors=evidence.eye_vectors,
-            planarity=evidence.planarity, motion=evidence.motion / float(window.scale),
+            sigma=None if evidence.sigma is None else evidence.sigma / float(window.scale),
+            motion=evidence.motion / float(window.scale), plane_residual=evidence.plane_residual,
+            motion_judged=evidence.motion_judged, planar=evidence.planar,
             landmarks=landmarks, landmark_flow=flow,
             eye_boxes=window.to_frame(evidence.eye_boxes.reshape(-1, 2)).reshape(2, 4))
         if status.mean() < cfg.min_tracked_fraction:
@@ -196,71 +221,41 @@ def follow(landmarks: np.ndarray, flow: np.ndarray, status: np.ndarray,
     return transform(landmarks).astype(np.float32)
 
 
-def clip_decision(scores: np.ndarray, planarity: np.ndarray, with_face: int,
-                  cfg: LivenessConfig) -> tuple[Verdict, Reason | None]:
-    """The clip rule (docs/decisions.md) on a clip with a face in ``with_face`` pairs.
+def clip_evidence(pairs: list[PairResult], texture: list[FrameTexture] = ()) -> ClipEvidence:
+    """What the cues decide a clip from: its pair results and its frames' texture."""
+    with_face = [p for p in pairs if p.status in (PairStatus.SCORED, PairStatus.INSUFFICIENT_MOTION)]
+    return ClipEvidence(
+        pairs_with_face=len(with_face),
+        pair_scores=tuple(float(p.score) for p in with_face if p.score is not None),
+        motion_judged=sum(p.motion_judged for p in with_face),
+        motion_planar=sum(p.planar for p in with_face),
+        texture_probabilities=tuple(t.probability for t in texture if t.used),
+        texture_too_close=sum(t.reason == Reason.FACE_TOO_CLOSE.value for t in texture))
 
-    ``scores``: the chi-square scores of the pairs that have one; ``planarity``: the residual
-    ratios of the pairs that have one. A cue with fewer than ``min_pairs`` values is undecided
-    (``insufficient_motion``, or ``too_few_pairs`` when the clip has too few pairs with a face).
-    ``chi_square``: live when the median score is above ``threshold`` (``median``) or most pairs
-    are (``vote``). ``planarity``: live when the median ratio is at least ``planarity_threshold``.
-    ``fused``: spoof when either decided cue says spoof, else undecided when either is, else live.
 
-    >>> from liveness.config import preset
-    >>> cfg = preset("default").replace(decision="fused")
-    >>> clip_decision(np.full(9, 50.0), np.full(9, 0.03), 9, cfg)[0].value
-    'spoof'
-    """
-    def cue(values: np.ndarray, is_live) -> tuple[Verdict, Reason | None]:
-        if len(values) < cfg.min_pairs:
-            short = Reason.INSUFFICIENT_MOTION if with_face >= cfg.min_pairs else Reason.TOO_FEW_PAIRS
-            return Verdict.UNDECIDED, short
-        return (Verdict.LIVE if is_live(np.asarray(values, np.float64)) else Verdict.SPOOF), None
-
-    def chi_square() -> tuple[Verdict, Reason | None]:
-        if cfg.aggregation == "vote":
-            return cue(scores, lambda v: np.mean(v > cfg.threshold) > 0.5)
-        return cue(scores, lambda v: np.median(v) > cfg.threshold)
-
-    def planar() -> tuple[Verdict, Reason | None]:
-        return cue(planarity, lambda v: np.median(v) >= cfg.planarity_threshold)
-
-    if cfg.decision == "chi_square":
-        return chi_square()
-    if cfg.decision == "planarity":
-        return planar()
-    outcomes = [chi_square(), planar()]
-    for wanted in (Verdict.SPOOF, Verdict.UNDECIDED):
-        for outcome in outcomes:
-            if outcome[0] is wanted:
-                return outcome
-    return Verdict.LIVE, None
+def face_outcome(pairs: list[PairResult]) -> Reason | None:
+    """``too_few_pairs``, ``no_face`` or ``multiple_faces`` when no pair of the clip had a face."""
+    if not pairs:
+        return Reason.TOO_FEW_PAIRS
+    if any(p.status in (PairStatus.SCORED, PairStatus.INSUFFICIENT_MOTION) for p in pairs):
+        return None
+    multiple = any(p.status is PairStatus.MULTIPLE_FACES for p in pairs)
+    return Reason.MULTIPLE_FACES if multiple else Reason.NO_FACE
 
 
 def aggregate(pairs: list[PairResult], cfg: LivenessConfig, *, frames: int, source: str = "",
-              fps: float | None = None) -> ClipVerdict:
-    """The clip verdict from its pair results (rules in docs/decisions.md)."""
-    scored = [p for p in pairs if p.status is PairStatus.SCORED]
-    with_face = [p for p in pairs if p.status in (PairStatus.SCORED, PairStatus.INSUFFICIENT_MOTION)]
-    scores = np.array([p.score for p in scored], np.float64)
-    ratios = np.array([p.planarity for p in with_face if p.planarity is not None], np.float64)
-    median = float(np.median(scores)) if len(scores) else None
-    live_fraction = float(np.mean(scores > cfg.threshold)) if len(scores) else None
-
-    if not pairs:
-        verdict, reason = Verdict.UNDECIDED, Reason.TOO_FEW_PAIRS
-    elif not with_face:
-        multiple = any(p.status is PairStatus.MULTIPLE_FACES for p in pairs)
-        verdict, reason = Verdict.UNDECIDED, Reason.MULTIPLE_FACES if multiple else Reason.NO_FACE
-    else:
-        verdict, reason = clip_decision(scores, ratios, len(with_face), cfg)
-    return ClipVerdict(verdict=verdict, reason=reason, score=median, live_fraction=live_fraction,
-                       threshold=cfg.threshold, preset=cfg.preset, aggregation=cfg.aggregation,
-                       pairs_used=len(scored), frames=frames, pairs=tuple(pairs), source=source,
-                       fps=fps, config=cfg.to_dict(), decision=cfg.decision,
-                       planarity=float(np.median(ratios)) if len(ratios) else None,
-                       planarity_threshold=cfg.planarity_threshold, planarity_pairs=len(ratios))
+              fps: float | None = None, texture: list[FrameTexture] = (),
+              decoding: dict | None = None) -> ClipVerdict:
+    """The clip verdict from its pair results and per-frame texture (``liveness.cues``)."""
+    evidence = clip_evidence(pairs, texture)
+    verdict, reason, opinions = decide(evidence, cfg)
+    missing = face_outcome(pairs)
+    if missing is not None:
+        verdict, reason = Verdict.UNDECIDED, missing
+    return ClipVerdict(verdict=verdict, reason=reason, decision=cfg.decision, cues=opinions,
+                       preset=cfg.preset, frames=frames, pairs=tuple(pairs),
+                       texture=tuple(texture), source=source, fps=fps,
+                       decoding=dict(decoding or {}), config=cfg.to_dict())
 
 
 class _StageTimer:

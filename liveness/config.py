@@ -19,9 +19,11 @@ from typing import Literal
 
 Aggregation = Literal["median", "vote"]
 LandmarkBackendName = Literal["template", "facemesh"]
-Decision = Literal["chi_square", "planarity", "fused"]
+Decision = Literal["chi_square", "motion", "texture", "fused"]
 HistogramWeight = Literal["count", "magnitude"]
-DECISIONS: tuple[str, ...] = ("chi_square", "planarity", "fused")
+DECISIONS: tuple[str, ...] = ("chi_square", "motion", "texture", "fused")
+#: The cues that ``fused`` composes, in the order their reasons are reported.
+FUSED_CUES: tuple[str, ...] = ("texture", "motion")
 
 
 @dataclass(frozen=True)
@@ -87,23 +89,52 @@ class LivenessConfig:
     threshold: float = 100.0
     """Live when the score k is above this (k is in [0, 200])."""
 
-    # --- planarity: one affine motion fitted to the face's flow (docs/decisions.md) -------------
-    planarity_grid: int = 0
-    """LK also runs at a ``planarity_grid`` x ``planarity_grid`` grid inside the face (brows to
-    mouth) and the fit uses those points too; 0 = the 68 landmarks only."""
-    planarity_min_points: int = 12
-    """A pair with fewer tracked points has no planarity value."""
-    planarity_min_motion_px: float = 0.5
-    """A pair whose median point motion is below this is too still to judge: no planarity value."""
-    planarity_threshold: float = 0.15
-    """The clip moves as one plane (a print or a screen) when its median residual ratio (median
-    distance of the points from the fitted affine motion / median motion) is below this."""
+    # --- the motion cue: noise, forward-backward filter, plane test (SPEC §4b) ------------------
+    motion_grid: int = 7
+    """LK also runs at a ``motion_grid`` x ``motion_grid`` grid inside the face (bounding box of
+    points 17-67); the grid's flow roughness gives the noise σ and its points join the plane fit."""
+    forward_backward: bool = True
+    """Track every point back from ``next`` to ``prev`` and drop the points whose round trip
+    misses (the ``patent`` preset keeps LK's status alone)."""
+    fb_max_ratio: float = 3.0
+    """A point is kept when its round-trip error is at most this x the pair's median error ..."""
+    fb_floor_px: float = 0.1
+    """... or at most this many pixels."""
+    sigma_floor_px: float = 0.02
+    """The noise σ is never taken below this, pixels (the roughness of a perfectly smooth flow)."""
+    significance_sigma: float = 0.0
+    """A flow vector enters the direction histograms only when it is at least this x σ long (and
+    at least ``min_motion_px``); 0 = no significance test (the patent)."""
+    motion_min_points: int = 12
+    """A pair with fewer kept points is not judged by the plane test."""
+    motion_judge_sigma: float = 10.0
+    """A pair is judged when the kept points' median motion is at least this x σ."""
+    plane_residual_sigma: float = 1.75
+    """A judged pair is planar evidence when the homography explains its flow to a median
+    distance of at most this x σ."""
+    motion_min_pairs: int = 5
+    """The motion cue needs at least this many judged pairs for an opinion."""
+    motion_planar_share: float = 0.5
+    """The motion cue says spoof when at least this share of the judged pairs is planar."""
+
+    # --- the texture cue: MiniFASNet on two patches around the face (SPEC §7) -----------------
+    texture_every: int = 1
+    """Score texture on every this-many-th processed frame with one face."""
+    texture_min_scale: float = 0.8
+    """A frame is outside the network's domain (``face_too_close``) when either patch had to be
+    capped below this fraction of its scale because the face fills the frame."""
+    texture_threshold: float = 0.5
+    """The clip's texture says live when the median real-face probability is above this."""
+    texture_min_frames: int = 3
+    """The texture cue needs at least this many scored frames for an opinion."""
 
     # --- decision --------------------------------------------------------------------------------
     decision: Decision = "chi_square"
     """Which cue decides the clip: ``chi_square`` (the patent's score k against ``threshold``),
-    ``planarity`` (residual ratio against ``planarity_threshold``), or ``fused`` (live only when
-    both cues say live; spoof when either says spoof; otherwise undecided)."""
+    ``motion`` (spoof on planar motion evidence, otherwise no opinion), ``texture`` (MiniFASNet's
+    real-face probability against ``texture_threshold``) or ``fused`` (the cues of
+    :data:`FUSED_CUES` through ``liveness.cues.fuse``: spoof when any cue says spoof, live when
+    none does and at least one says live)."""
 
     # --- clip -----------------------------------------------------------------------------------
     aggregation: Aggregation = "vote"
@@ -149,7 +180,8 @@ def _check_config(cfg: LivenessConfig) -> None:
     positive_ints = ("crop_size", "lk_window", "lk_iterations", "eye_patch_px", "fb_levels",
                      "fb_window", "fb_iterations", "fb_poly_n", "bins", "frame_step",
                      "detect_every", "min_landmark_vectors", "min_eye_vectors", "min_pairs",
-                     "min_face_px", "planarity_min_points")
+                     "min_face_px", "motion_min_points", "motion_min_pairs", "texture_every",
+                     "texture_min_frames")
     for name in positive_ints:
         value = getattr(cfg, name)
         if not isinstance(value, int) or value < 1:
@@ -166,13 +198,21 @@ def _check_config(cfg: LivenessConfig) -> None:
         raise ValueError(f"decision must be one of {', '.join(DECISIONS)}, got {cfg.decision!r}")
     if cfg.histogram_weight not in ("count", "magnitude"):
         raise ValueError(f"histogram_weight must be 'count' or 'magnitude', got {cfg.histogram_weight!r}")
-    if not isinstance(cfg.planarity_grid, int) or not 0 <= cfg.planarity_grid <= 16:
-        raise ValueError(f"planarity_grid must be an integer in 0..16, got {cfg.planarity_grid!r}")
-    if cfg.planarity_min_points < 6:
-        raise ValueError(f"planarity_min_points must be at least 6 (an affine fit has 6 "
-                         f"unknowns), got {cfg.planarity_min_points}")
-    if cfg.planarity_min_motion_px <= 0 or cfg.planarity_threshold <= 0:
-        raise ValueError("planarity_min_motion_px and planarity_threshold must be positive")
+    if not isinstance(cfg.motion_grid, int) or not 3 <= cfg.motion_grid <= 16:
+        raise ValueError(f"motion_grid must be an integer in 3..16, got {cfg.motion_grid!r}")
+    if cfg.motion_min_points < 8:
+        raise ValueError(f"motion_min_points must be at least 8 (a homography has 8 unknowns), "
+                         f"got {cfg.motion_min_points}")
+    for name in ("fb_max_ratio", "fb_floor_px", "sigma_floor_px", "motion_judge_sigma",
+                 "plane_residual_sigma"):
+        if not getattr(cfg, name) > 0:
+            raise ValueError(f"{name} must be positive, got {getattr(cfg, name)}")
+    if cfg.significance_sigma < 0:
+        raise ValueError(f"significance_sigma must be >= 0, got {cfg.significance_sigma}")
+    if not 0 < cfg.motion_planar_share <= 1:
+        raise ValueError(f"motion_planar_share must be in (0, 1], got {cfg.motion_planar_share}")
+    if not 0 < cfg.texture_min_scale <= 1 or not 0 <= cfg.texture_threshold <= 1:
+        raise ValueError("texture_min_scale must be in (0, 1] and texture_threshold in [0, 1]")
     if not 0.5 <= cfg.eye_box_scale <= 4.0:
         raise ValueError(f"eye_box_scale must be in [0.5, 4], got {cfg.eye_box_scale}")
     if cfg.landmarks not in ("template", "facemesh"):
@@ -190,14 +230,16 @@ def _check_config(cfg: LivenessConfig) -> None:
 
 _PRESETS: dict[str, LivenessConfig] = {
     # Faithful to the patent text: no motion gate, epsilon = 100, one decision per frame pair
-    # (the clip verdict is the majority of the pair decisions).
-    "patent": LivenessConfig(preset="patent"),
-    # Chosen by measurement (docs/decisions.md, docs/accuracy.md): a 0.3 px motion gate, the
-    # median pair score per clip, and the fused decision (live needs the chi-square score and a
-    # non-planar motion).
+    # (the clip verdict is the majority of the pair decisions), LK's status alone.
+    "patent": LivenessConfig(preset="patent", forward_backward=False),
+    # The fused check (docs/decisions.md, docs/accuracy.md): texture decides live or spoof, the
+    # fail-closed motion cue can only add spoof on planar evidence. The chi-square settings
+    # (a 0.3 px gate and 3 sigma significance, the median pair score against 30) apply when
+    # --decision chi_square is asked for.
     "default": LivenessConfig(
         preset="default",
         min_motion_px=0.3,
+        significance_sigma=3.0,
         min_landmark_vectors=10,
         min_eye_vectors=10,
         threshold=30.0,

@@ -24,6 +24,13 @@ class Reason(str, Enum):
     MULTIPLE_FACES = "multiple_faces"
     INSUFFICIENT_MOTION = "insufficient_motion"
     TOO_FEW_PAIRS = "too_few_pairs"
+    NOT_PLANAR = "not_planar"
+    """The motion cue alone: enough motion, but not one plane (no evidence either way)."""
+    FACE_TOO_CLOSE = "face_too_close"
+    """The texture cue: the face fills so much of the frame that its patches lose their context;
+    hold the camera farther away."""
+    NO_TEXTURE = "no_texture"
+    """The texture cue was not run on enough frames (``texture_every`` too large for the clip)."""
 
 
 class PairStatus(str, Enum):
@@ -48,10 +55,14 @@ class PairResult:
     eye_hist: tuple[float, ...] = ()
     landmark_vectors: int = 0
     eye_vectors: int = 0
-    planarity: float | None = None
-    """Residual ratio of the face's flow against one affine motion (None: too still to judge)."""
+    sigma: float | None = None
+    """Flow noise σ, frame pixels (None when not measured)."""
     motion: float = 0.0
-    """Median flow length of the tracked face points, frame pixels."""
+    """Median flow length of the kept face points, frame pixels."""
+    plane_residual: float | None = None
+    """Homography residual in units of σ (None when the pair is not judged)."""
+    motion_judged: bool = False
+    planar: bool = False
     landmarks: np.ndarray | None = field(default=None, repr=False, compare=False)
     """``[68, 2]`` float32 (x, y) in ``prev``; kept for the report, not written to JSON."""
     landmark_flow: np.ndarray | None = field(default=None, repr=False, compare=False)
@@ -71,38 +82,68 @@ class PairResult:
             "eye_hist": [int(v) for v in self.eye_hist],
             "landmark_vectors": self.landmark_vectors,
             "eye_vectors": self.eye_vectors,
-            "planarity": None if self.planarity is None else round(float(self.planarity), 4),
+            "sigma": None if self.sigma is None else round(float(self.sigma), 4),
             "motion": round(float(self.motion), 3),
+            "plane_residual": (None if self.plane_residual is None
+                               else round(float(self.plane_residual), 3)),
+            "motion_judged": self.motion_judged,
+            "planar": self.planar,
         }
 
 
 @dataclass(frozen=True)
+class FrameTexture:
+    """The texture cue on one frame."""
+
+    index: int
+    probability: float
+    """Real-face probability in [0, 1]."""
+    context: float
+    """The smaller of the two patches' kept scale fractions (1 = upstream's full 2.7x / 4.0x
+    context; less when the face fills the frame and the patch was capped)."""
+    reason: str | None = None
+    """``face_too_close`` when ``context`` is below ``texture_min_scale``: the probability is
+    reported but not used."""
+
+    @property
+    def used(self) -> bool:
+        return self.reason is None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"index": self.index, "probability": round(self.probability, 4),
+                "context": round(self.context, 3), "reason": self.reason}
+
+
+@dataclass(frozen=True)
 class ClipVerdict:
-    """The verdict of one clip with the evidence behind it."""
+    """The verdict of one clip with the evidence behind it: every cue's opinion, per pair and per
+    frame values. ``cues`` maps ``chi_square``, ``motion`` and ``texture`` to their
+    ``liveness.cues.CueOpinion``; ``decision`` names the cue (or ``fused``) that decided."""
 
     verdict: Verdict
     reason: Reason | None
-    score: float | None
-    """Median chi-square score of the scored pairs (None without any)."""
-    live_fraction: float | None
-    """Fraction of scored pairs with ``score > threshold`` (None without any)."""
-    threshold: float
-    preset: str
-    aggregation: str
-    pairs_used: int
-    """Pairs with a chi-square score."""
-    frames: int
-    pairs: tuple[PairResult, ...]
+    decision: str
+    cues: dict = field(default_factory=dict)
+    preset: str = "custom"
+    frames: int = 0
+    pairs: tuple[PairResult, ...] = ()
+    texture: tuple[FrameTexture, ...] = ()
     source: str = ""
     fps: float | None = None
+    decoding: dict[str, object] = field(default_factory=dict)
+    """What the decoder saw (``liveness.video.DecodeReport.to_dict``); empty for in-memory clips."""
     config: dict[str, object] = field(default_factory=dict)
-    decision: str = "chi_square"
-    """The cue(s) that decided: ``chi_square``, ``planarity`` or ``fused``."""
-    planarity: float | None = None
-    """Median residual ratio of the pairs with a planarity value (None without any)."""
-    planarity_threshold: float = 0.15
-    planarity_pairs: int = 0
-    """Pairs with a planarity value (enough motion to judge)."""
+
+    @property
+    def score(self) -> float | None:
+        """Median chi-square score of the scored pairs (None without any)."""
+        cue = self.cues.get("chi_square")
+        return None if cue is None else cue.score
+
+    @property
+    def pairs_used(self) -> int:
+        """Pairs with a chi-square score."""
+        return sum(1 for p in self.pairs if p.status is PairStatus.SCORED)
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready dict with the keys documented in the README."""
@@ -110,20 +151,15 @@ class ClipVerdict:
             "source": self.source,
             "verdict": self.verdict.value,
             "reason": None if self.reason is None else self.reason.value,
-            "score": None if self.score is None else round(float(self.score), 4),
-            "live_fraction": None if self.live_fraction is None else round(self.live_fraction, 4),
-            "threshold": self.threshold,
-            "preset": self.preset,
-            "aggregation": self.aggregation,
-            "pairs_used": self.pairs_used,
             "decision": self.decision,
-            "planarity": None if self.planarity is None else round(float(self.planarity), 4),
-            "planarity_threshold": self.planarity_threshold,
-            "planarity_pairs": self.planarity_pairs,
+            "preset": self.preset,
+            "cues": {name: cue.to_dict() for name, cue in self.cues.items()},
             "frames": self.frames,
             "fps": self.fps,
+            "decoding": self.decoding,
             "config": self.config,
             "pairs": [p.to_dict() for p in self.pairs],
+            "texture": [t.to_dict() for t in self.texture],
         }
 
     def to_json(self) -> str:
@@ -131,25 +167,23 @@ class ClipVerdict:
         return json.dumps(self.to_dict(), indent=1)
 
     def summary(self) -> str:
-        """One human line, e.g. ``live (median score 41.2 > 30 over 120 pairs; preset default)``."""
-        if self.verdict is Verdict.UNDECIDED:
-            return (f"undecided: {self.reason.value if self.reason else '?'} "
-                    f"({self.pairs_used} scored pairs, {self.planarity_pairs} moving enough to "
-                    f"judge planarity, of {len(self.pairs)}; preset {self.preset})")
-        evidence = []
-        if self.decision != "planarity" and self.score is not None:
-            if self.aggregation == "vote":
-                evidence.append(f"{100 * self.live_fraction:.0f}% of {self.pairs_used} pairs score "
-                                f"above {self.threshold:g}")
-            else:
-                op = ">" if self.score > self.threshold else "<="
-                evidence.append(f"median score {self.score:.1f} {op} {self.threshold:g} over "
-                                f"{self.pairs_used} pairs")
-        if self.decision != "chi_square":
-            if self.planarity is None:
-                evidence.append("too still to judge planarity")
-            else:
-                op = ">=" if self.planarity >= self.planarity_threshold else "<"
-                evidence.append(f"planarity {self.planarity:.3f} {op} {self.planarity_threshold:g} "
-                                f"over {self.planarity_pairs} pairs")
-        return f"{self.verdict.value} ({'; '.join(evidence)}; preset {self.preset})"
+        """One human line, e.g. ``live (texture live 0.93 > 0.5 over 40 frames; motion no opinion:
+        not_planar; preset default)``."""
+        head = self.verdict.value + (f": {self.reason.value}" if self.reason else "")
+        from liveness.config import FUSED_CUES
+
+        deciding = FUSED_CUES if self.decision == "fused" else (self.decision,)
+        evidence = [_cue_summary(name, self.cues[name]) for name in deciding if name in self.cues]
+        return f"{head} ({'; '.join(evidence) or 'no cue evidence'}; preset {self.preset})"
+
+
+def _cue_summary(name: str, cue) -> str:
+    used = f"over {cue.used} {'frames' if name == 'texture' else 'pairs'}"
+    if cue.opinion.value == "no_opinion":
+        return f"{name} no opinion: {cue.reason.value if cue.reason else '?'} ({used})"
+    value = "n/a" if cue.score is None else f"{cue.score:.3g}"
+    op = ">" if cue.score is not None and cue.score > cue.threshold else "<="
+    if name == "motion":
+        op = ">=" if cue.score is not None and cue.score >= cue.threshold else "<"
+        return f"motion {cue.opinion.value}: planar share {value} {op} {cue.threshold:g} {used}"
+    return f"{name} {cue.opinion.value} {value} {op} {cue.threshold:g} {used}"

@@ -12,7 +12,7 @@ from liveness.conventions import N_LANDMARKS
 from model_graph.decision import decide, has_evidence
 from model_graph.flow import eye_boxes, eye_flow, face_grid, landmark_flow
 from model_graph.histogram import direction_histogram, gated, vector_count
-from model_graph.planarity import planarity
+from model_graph.motion import forward_backward_keep, motion_evidence
 from model_graph.polar import cart_to_polar
 from model_graph.score import chi_square_score
 
@@ -31,24 +31,32 @@ def check_pair(prev: tf.Tensor, next: tf.Tensor, landmarks: tf.Tensor,
         ``score [B]`` float32 (0 where not valid), ``is_live [B]`` bool (``score > threshold``),
         ``valid [B]`` bool, ``landmark_hist [B, bins]`` and ``eye_hist [B, bins]`` float32,
         ``landmark_vectors [B]`` and ``eye_vectors [B]`` int32 (vectors histogrammed),
-        ``landmark_flow [B, 68, 2]`` float32 (dx, dy), ``landmark_status [B, 68]`` bool,
-        ``eye_boxes [B, 2, 4]`` float32, ``planarity [B]`` float32 (residual ratio, 0 where not
-        judged), ``planarity_valid [B]`` bool and ``motion [B]`` float32 (median face motion, px).
+        ``landmark_flow [B, 68, 2]`` float32 (dx, dy), ``landmark_status [B, 68]`` bool (tracked
+        and kept by the forward-backward filter), ``eye_boxes [B, 2, 4]`` float32, and the motion
+        cue's ``sigma``, ``sigma_valid``, ``motion``, ``plane_residual``, ``motion_judged``,
+        ``planar`` and ``points_kept`` (``model_graph.motion.motion_evidence``).
     """
     size = float(prev.shape[1])
     a = tf.cast(prev, tf.float32)
     b = tf.cast(next, tf.float32)
     points = tf.clip_by_value(tf.cast(landmarks, tf.float32), -2.0 * size, 3.0 * size)
-    if cfg.planarity_grid:
-        points = tf.concat([points, face_grid(points, cfg.planarity_grid)], 1)
-    face_flow, face_status = landmark_flow(a, b, points, cfg)
-    flow, status = face_flow[:, :N_LANDMARKS], face_status[:, :N_LANDMARKS]
+    points = tf.concat([points, face_grid(points, cfg.motion_grid)], 1)
+    face_flow, kept = landmark_flow(a, b, points, cfg)
+    if cfg.forward_backward:
+        moved = points + face_flow
+        back, back_status = landmark_flow(b, a, moved, cfg)
+        error = tf.sqrt(tf.reduce_sum((moved + back - points) ** 2, -1))
+        kept = forward_backward_keep(kept, back_status, tf.where(back_status, error, 0.0), cfg)
+        face_flow = tf.where(kept[..., None], face_flow, 0.0)
+    motion = motion_evidence(points, face_flow, kept, cfg)
+    flow, status = face_flow[:, :N_LANDMARKS], kept[:, :N_LANDMARKS]
     boxes = eye_boxes(points[:, :N_LANDMARKS], cfg.eye_min_box_px, cfg.eye_box_scale)
     dense, mask = eye_flow(a, b, boxes, cfg)
 
     lm_mag, lm_ang = cart_to_polar(flow)
     eye_mag, eye_ang = cart_to_polar(dense)
-    gate, bins, weight = cfg.min_motion_px, cfg.bins, cfg.histogram_weight
+    gate = significance_gate(motion["sigma"], motion["sigma_valid"], cfg)
+    bins, weight = cfg.bins, cfg.histogram_weight
     lm_hist = direction_histogram(lm_mag, lm_ang, status, bins, gate, weight)
     eye_hist = direction_histogram(eye_mag, eye_ang, mask, bins, gate, weight)
     lm_count = vector_count(gated(lm_mag, status, gate))
@@ -56,7 +64,6 @@ def check_pair(prev: tf.Tensor, next: tf.Tensor, landmarks: tf.Tensor,
 
     valid = has_evidence(lm_count, eye_count, cfg.min_landmark_vectors, cfg.min_eye_vectors)
     score = tf.where(valid, chi_square_score(lm_hist, eye_hist), 0.0)
-    ratio, motion, judged = planarity(points, face_flow, face_status, cfg)
     return {
         "score": score,
         "is_live": decide(score, valid, cfg.threshold),
@@ -68,7 +75,14 @@ def check_pair(prev: tf.Tensor, next: tf.Tensor, landmarks: tf.Tensor,
         "landmark_flow": flow,
         "landmark_status": status,
         "eye_boxes": boxes,
-        "planarity": ratio,
-        "planarity_valid": judged,
-        "motion": motion,
+        **motion,
     }
+
+
+def significance_gate(sigma: tf.Tensor, sigma_valid: tf.Tensor, cfg: LivenessConfig) -> tf.Tensor:
+    """``[B]`` motion gate of the histograms, pixels: ``max(min_motion_px, significance_sigma x σ)``
+    (the formula of ``liveness.reference.check.significance_gate``; no σ: nothing passes)."""
+    if cfg.significance_sigma == 0:
+        return tf.fill(tf.shape(sigma), float(cfg.min_motion_px))
+    gate = tf.maximum(cfg.min_motion_px, cfg.significance_sigma * sigma)
+    return tf.where(sigma_valid, gate, tf.float32.max)

@@ -19,7 +19,7 @@ def direction_bin(angle: tf.Tensor, bins: int) -> tf.Tensor:
 
 
 def direction_histogram(magnitude: tf.Tensor, angle: tf.Tensor, valid: tf.Tensor, bins: int,
-                        min_motion_px: float, weight: str = "count") -> tf.Tensor:
+                        min_motion_px: float | tf.Tensor, weight: str = "count") -> tf.Tensor:
     """``[B, bins]`` float32 histogram of the valid vectors at least ``min_motion_px`` long.
 
     ``magnitude``, ``angle`` and ``valid`` are ``[B, ...]``; all axes after the first are counted.
@@ -37,9 +37,13 @@ def direction_histogram(magnitude: tf.Tensor, angle: tf.Tensor, valid: tf.Tensor
     return tf.reduce_sum(tf.reshape(votes, [batch, -1, bins]), axis=1)
 
 
-def gated(magnitude: tf.Tensor, valid: tf.Tensor, min_motion_px: float) -> tf.Tensor:
-    """Bool mask of the valid vectors at least ``min_motion_px`` long (the ones histogrammed)."""
-    return valid & (magnitude >= min_motion_px)
+def gated(magnitude: tf.Tensor, valid: tf.Tensor, min_motion_px: float | tf.Tensor) -> tf.Tensor:
+    """Bool mask of the valid vectors at least ``min_motion_px`` long (the ones histogrammed);
+    the gate is a number or ``[B]`` (one per batch row)."""
+    gate = tf.convert_to_tensor(min_motion_px, tf.float32)
+    if gate.shape.rank == 1:
+        gate = tf.reshape(gate, [-1] + [1] * (magnitude.shape.rank - 1))
+    return valid & (magnitude >= gate)
 
 
 def vector_count(mask: tf.Tensor) -> tf.Tensor:

@@ -157,3 +157,14 @@ class _Builder:
         prob.build(x.shape)
         prob.set_weights([self.take("prob.weight").T])
         return keras.Model(inputs, prob(x), name=name)
+
+
+def texture_model(weights_dir: Path | None = None) -> keras.Model:
+    """Both networks as one Keras model: input ``patches [B, 2, 80, 80, 3]`` (float32 BGR 0..255;
+    scale 2.7 then 4.0), output ``real [B]`` (the real-face probability)."""
+    folder = weights_dir or WEIGHTS_DIR
+    nets = tuple(minifasnet(v, folder / f"minifasnet_{v}.npz") for v, _scale in MODELS)
+    patches = keras.Input((2, PATCH_PX, PATCH_PX, 3), name="patches")
+    probs = [keras.layers.Softmax(name=f"{net.name}_softmax")(net(patches[:, i])) for i, net in enumerate(nets)]
+    real = keras.layers.Lambda(lambda p: (p[0][:, 1] + p[1][:, 1]) * 0.5, name="real")(probs)
+    return keras.Model(patches, real, name="texture")

@@ -8,7 +8,8 @@ three names a weights file needs (``OrderedDict``, ``torch._utils._rebuild_tenso
 storage types) and builds plain numpy arrays from them; anything else is refused. No torch.
 
 Writes ``liveness/data/silent_face/{minifasnet_v2,minifasnet_v1se}.npz`` (the state dict's arrays
-under their upstream names, ``module.`` prefix dropped) and ``PROVENANCE.json`` (source repository
+under their upstream names, ``module.`` prefix dropped), ``texture.tflite`` (both networks for the
+host's LiteRT scorer, ``liveness.texture``) and ``PROVENANCE.json`` (source repository
 and commit, md5 of each input, what was done).
 
     python scripts/convert_silent_face.py [--models ../shared/models/silent_face] [--out DIR]
@@ -109,6 +110,20 @@ def read_legacy_checkpoint(path: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
+def texture_tflite(weights_dir: Path) -> bytes:
+    """The two networks as one TFLite file (built-in ops only) for the host's LiteRT scorer."""
+    import sys
+
+    sys.path.insert(0, str(REPO_ROOT))
+    import tensorflow as tf
+
+    from model_graph.texture import texture_model
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(texture_model(weights_dir))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    return converter.convert()
+
+
 def run(models: Path, out: Path) -> Path:
     """Convert both checkpoints in ``models`` into ``out``; returns the provenance file's path."""
     out.mkdir(parents=True, exist_ok=True)
@@ -128,6 +143,10 @@ def run(models: Path, out: Path) -> Path:
         record["files"][target.name] = {"input": file, "input_md5": md5,
                                         "sha256": hashlib.sha256(target.read_bytes()).hexdigest(),
                                         "arrays": len(arrays)}
+    tflite = out / "texture.tflite"
+    tflite.write_bytes(texture_tflite(out))
+    record["files"][tflite.name] = {"from": "the two .npz files through model_graph.texture",
+                                    "sha256": hashlib.sha256(tflite.read_bytes()).hexdigest()}
     provenance = out / "PROVENANCE.json"
     provenance.write_text(json.dumps(record, indent=1) + "\n")
     return provenance

@@ -9,9 +9,9 @@ import numpy as np
 from liveness.config import LivenessConfig
 from liveness.conventions import N_LANDMARKS, eye_boxes, face_grid
 from liveness.reference.decision import decide
-from liveness.reference.flow import eye_flow, landmark_flow
+from liveness.reference.flow import eye_flow, forward_backward_error, landmark_flow
 from liveness.reference.histogram import direction_histogram, gated
-from liveness.reference.planarity import planarity
+from liveness.reference.motion import forward_backward_keep, motion_evidence
 from liveness.reference.polar import cart_to_polar
 from liveness.reference.score import chi_square_score
 
@@ -38,17 +38,25 @@ class PairEvidence:
     """Landmark vectors in the histogram (tracked and through the motion gate)."""
     eye_vectors: int
     """Eye-box vectors in the histogram."""
-    planarity: float | None
-    """Residual ratio of the face's flow against one affine motion, or None when the pair is too
-    still (or has too few tracked points) to judge (``reference.planarity``)."""
+    sigma: float | None
+    """Flow noise σ of the pair, crop pixels (None when the face grid could not measure it)."""
     motion: float
-    """Median flow length of the tracked face points, crop pixels."""
+    """Median flow length of the kept face points, crop pixels."""
+    plane_residual: float | None
+    """Homography residual of the kept points in units of σ (None when the pair is not judged)."""
+    motion_judged: bool
+    """The pair moved at least ``motion_judge_sigma`` σ with enough kept points."""
+    planar: bool
+    """Judged, and one plane explains its motion to ``plane_residual_sigma`` σ."""
+    points_kept: int
+    """Face points (landmarks and grid) kept by LK's status and the forward-backward filter."""
 
     @classmethod
     def from_graph_outputs(cls, out: dict[str, np.ndarray]) -> PairEvidence:
         """The evidence of one pair from the graph's outputs (``LivenessCheck``, SavedModel or
         TFLite), each already indexed to that pair."""
         valid = bool(out["valid"])
+        judged = bool(out["motion_judged"])
         return cls(score=float(out["score"]) if valid else None,
                    is_live=bool(out["is_live"]) if valid else None,
                    landmark_hist=np.asarray(out["landmark_hist"]), eye_hist=np.asarray(out["eye_hist"]),
@@ -56,8 +64,11 @@ class PairEvidence:
                    landmark_status=np.asarray(out["landmark_status"]).astype(bool),
                    eye_boxes=np.asarray(out["eye_boxes"]),
                    landmark_vectors=int(out["landmark_vectors"]), eye_vectors=int(out["eye_vectors"]),
-                   planarity=float(out["planarity"]) if bool(out["planarity_valid"]) else None,
-                   motion=float(out["motion"]))
+                   sigma=float(out["sigma"]) if bool(out["sigma_valid"]) else None,
+                   motion=float(out["motion"]),
+                   plane_residual=float(out["plane_residual"]) if judged else None,
+                   motion_judged=judged, planar=bool(out["planar"]),
+                   points_kept=int(out["points_kept"]))
 
 
 def check_pair(prev: np.ndarray, next: np.ndarray, landmarks: np.ndarray,
@@ -74,16 +85,21 @@ def check_pair(prev: np.ndarray, next: np.ndarray, landmarks: np.ndarray,
     """
     validate_pair(prev, next, landmarks)
     points = np.asarray(landmarks, np.float32)
-    if cfg.planarity_grid:
-        points = np.concatenate([points, face_grid(points, cfg.planarity_grid)])
-    face_flow, face_status = landmark_flow(prev, next, points, cfg)
-    flow, status = face_flow[:N_LANDMARKS], face_status[:N_LANDMARKS]
+    points = np.concatenate([points, face_grid(points, cfg.motion_grid)])
+    face_flow, kept = landmark_flow(prev, next, points, cfg)
+    if cfg.forward_backward:
+        error, back = forward_backward_error(prev, next, points, face_flow, cfg)
+        kept = forward_backward_keep(kept, back, error, cfg)
+        face_flow = np.where(kept[:, None], face_flow, np.float32(0))
+    motion = motion_evidence(points, face_flow, kept, cfg)
+    flow, status = face_flow[:N_LANDMARKS], kept[:N_LANDMARKS]
     boxes = eye_boxes(points[:N_LANDMARKS], cfg.eye_min_box_px, cfg.eye_box_scale)
     dense, mask = eye_flow(prev, next, boxes, cfg)
 
     lm_mag, lm_ang = cart_to_polar(flow)
     eye_mag, eye_ang = cart_to_polar(dense)
-    gate, bins, weight = cfg.min_motion_px, cfg.bins, cfg.histogram_weight
+    gate = significance_gate(motion.sigma, cfg)
+    bins, weight = cfg.bins, cfg.histogram_weight
     lm_hist = direction_histogram(lm_mag, lm_ang, status, bins, gate, weight)
     eye_hist = direction_histogram(eye_mag, eye_ang, mask, bins, gate, weight)
     lm_count = int(gated(lm_mag, status, gate).sum())
@@ -91,11 +107,22 @@ def check_pair(prev: np.ndarray, next: np.ndarray, landmarks: np.ndarray,
 
     enough = lm_count >= max(cfg.min_landmark_vectors, 1) and eye_count >= max(cfg.min_eye_vectors, 1)
     score = chi_square_score(lm_hist, eye_hist) if enough else None
-    plane = planarity(points, face_flow, face_status, cfg)
     return PairEvidence(score=score, is_live=decide(score, cfg.threshold), landmark_hist=lm_hist,
                         eye_hist=eye_hist, landmark_flow=flow, landmark_status=status,
                         eye_boxes=boxes, landmark_vectors=lm_count, eye_vectors=eye_count,
-                        planarity=plane.ratio, motion=plane.motion)
+                        sigma=motion.sigma, motion=motion.motion, plane_residual=motion.residual,
+                        motion_judged=motion.judged, planar=motion.planar,
+                        points_kept=motion.points)
+
+
+def significance_gate(sigma: float | None, cfg: LivenessConfig) -> float:
+    """The histograms' motion gate, pixels: ``max(min_motion_px, significance_sigma x σ)``; with
+    a significance test and no measured σ, nothing passes (infinite gate)."""
+    if cfg.significance_sigma == 0:
+        return cfg.min_motion_px
+    if sigma is None:
+        return float("inf")
+    return max(cfg.min_motion_px, cfg.significance_sigma * sigma)
 
 
 def validate_pair(prev: np.ndarray, next: np.ndarray, landmarks: np.ndarray) -> None:

@@ -45,6 +45,20 @@ def landmark_flow(prev: np.ndarray, next: np.ndarray, points: np.ndarray,
     return flow.astype(np.float32), ok
 
 
+def forward_backward_error(prev: np.ndarray, next: np.ndarray, points: np.ndarray, flow: np.ndarray,
+                           cfg: LivenessConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Round-trip error of ``points [N, 2]`` moved by ``flow [N, 2]``: LK from ``next`` back to
+    ``prev`` at ``points + flow`` (same parameters as :func:`landmark_flow`).
+
+    Returns ``error [N]`` float32 (pixels between the start and the point tracked back; 0 where
+    not tracked back) and ``status [N]`` bool (tracked back).
+    """
+    moved = np.asarray(points, np.float32) + np.asarray(flow, np.float32)
+    back, status = landmark_flow(next, prev, moved, cfg)
+    error = np.linalg.norm(moved + back - points, axis=1).astype(np.float32)
+    return np.where(status, error, np.float32(0)), status
+
+
 def eye_flow(prev: np.ndarray, next: np.ndarray, boxes: np.ndarray,
              cfg: LivenessConfig) -> tuple[np.ndarray, np.ndarray]:
     """Dense Farneback flow (``cv2.calcOpticalFlowFarneback``) around each eyeball box.
