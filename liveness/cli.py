@@ -21,6 +21,7 @@ def build_config(args: argparse.Namespace) -> LivenessConfig:
     """The preset named by ``--preset`` with the command line's overrides applied."""
     cfg = preset(args.preset)
     overrides = {"landmarks": args.landmarks, "threshold": args.threshold,
+                 "texture_threshold": args.texture_threshold,
                  "decision": args.decision, "frame_step": args.frame_step}
     return cfg.replace(**{k: v for k, v in overrides.items() if v is not None})
 
@@ -226,24 +227,29 @@ def run_evaluation(args: argparse.Namespace) -> None:
     import hashlib
     import json
 
-    from liveness.evaluate import (calibrate, check_clips, leave_one_subject_out, metrics,
-                                   read_manifest, write_outputs)
+    from liveness.evaluate import (CALIBRATED, calibrate, calibrated_threshold, check_clips,
+                                   leave_one_subject_out, metrics, read_manifest, with_threshold,
+                                   write_outputs)
 
     cfg = build_config(args)
     rows = read_manifest(args.manifest)
     records = check_clips(rows, cfg, args.backend, args.model_dir, quiet=args.quiet)
     if args.command == "evaluate":
-        summary = write_outputs(args.out, records, cfg, args.backend, cfg.threshold, args.manifest)
+        summary = write_outputs(args.out, records, cfg, args.backend, calibrated_threshold(cfg),
+                                args.manifest)
         loso = summary["leave_one_subject_out"]
-        print(f"decision {cfg.decision}, threshold {cfg.threshold:g}: ACER {_pct(summary['acer'])}, "
+        print(f"decision {cfg.decision}: ACER {_pct(summary['acer'])}, "
               f"APCER {_pct(summary['apcer'])}, "
               f"BPCER {_pct(summary['bpcer'])}, undecided {_pct(summary['undecided_rate'])} "
               f"of {len(records)} clips; "
               f"leave-one-subject-out ACER {_pct(loso['acer'])}")
         print(f"written to {args.out}/ (summary.json, clips.csv, det.png)")
         return
+    if cfg.decision not in CALIBRATED:
+        raise ValueError(f"decision {cfg.decision!r} has no threshold to calibrate; use one of "
+                         f"{', '.join(CALIBRATED)}")
     threshold = calibrate(records, cfg, args.target_apcer)
-    calibrated = cfg.replace(threshold=threshold, preset=f"{cfg.preset}+calibrated")
+    calibrated = with_threshold(cfg, threshold).replace(preset=f"{cfg.preset}+calibrated")
     chosen = metrics(records, calibrated)
     loso, _ = leave_one_subject_out(records, cfg, args.target_apcer)
     record = {
@@ -254,6 +260,7 @@ def run_evaluation(args: argparse.Namespace) -> None:
             "clips": [r.file for r in records], "backend": args.backend,
             "method": "equal error rate" if args.target_apcer is None
             else f"lowest BPCER with APCER <= {args.target_apcer}",
+            "field": CALIBRATED[cfg.decision][1],
             "threshold": threshold, "apcer": chosen.apcer, "bpcer": chosen.bpcer,
             "leave_one_subject_out_acer": loso.acer,
         },
@@ -298,8 +305,10 @@ def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
                         help="68-point landmark backend (default: the preset's, template)")
     parser.add_argument("--threshold", type=float,
                         help="override the preset's chi-square threshold (0..200)")
+    parser.add_argument("--texture-threshold", type=float,
+                        help="override the preset's texture threshold (real-face probability, 0..1)")
     parser.add_argument("--decision", choices=DECISIONS,
-                        help="which cue decides: chi_square, planarity or fused (default: the "
-                             "preset's)")
+                        help="which cue decides: chi_square, motion, texture or fused (default: "
+                             "the preset's)")
     parser.add_argument("--frame-step", type=int,
                         help="pairs are frames (t, t + step) (default: the preset's, 1)")

@@ -62,7 +62,11 @@ class ClipResult:
     snapshots: dict[int, Snapshot]
     """Pair index -> snapshot, for every scored pair."""
     timing: dict[str, dict[str, float]] = field(default_factory=dict)
-    """Stage (``detector``, ``landmarks``, ``check``) -> ``calls``, ``total_ms``, ``mean_ms``."""
+    """Stage (``detector``, ``landmarks``, ``check``, ``texture``) -> ``calls``, ``total_ms``,
+    ``mean_ms``."""
+    patches: np.ndarray | None = field(default=None, repr=False)
+    """``[2, 80, 80, 3]`` BGR texture patches of one used frame (for the report), or None."""
+    patches_frame: int | None = None
 
     def representative_pair(self) -> int | None:
         """The scored pair whose score is closest to the clip's median (else any pair with a
@@ -109,6 +113,7 @@ class ClipChecker:
         """
         cfg = self.cfg
         self._timer = _StageTimer()
+        self._example, self._example_close = (None, None), True
         pairs: list[PairResult] = []
         texture: list[FrameTexture] = []
         snapshots: dict[int, Snapshot] = {}
@@ -146,7 +151,7 @@ class ClipChecker:
             raise ValueError(f"{source or 'clip'}: no frames (expected at least two decodable frames)")
         verdict = aggregate(pairs, cfg, frames=index + 1, source=source, fps=fps,
                             texture=texture, decoding=decoding)
-        return ClipResult(verdict, snapshots, self._timer.summary())
+        return ClipResult(verdict, snapshots, self._timer.summary(), *self._example)
 
     def _texture(self, index: int, rgb: np.ndarray, landmarks: np.ndarray) -> FrameTexture:
         """The texture cue on one frame with one face (its landmarks ``[68, 2]``)."""
@@ -155,6 +160,8 @@ class ClipChecker:
             probability = float(self.texture(patches[None])[0])
         context = float(kept.min())
         close = context < self.cfg.texture_min_scale
+        if self._example[0] is None or (not close and self._example_close):
+            self._example, self._example_close = (patches, index), close
         return FrameTexture(index, probability, context, Reason.FACE_TOO_CLOSE.value if close else None)
 
     def _detect(self, rgb: np.ndarray) -> tuple[np.ndarray | None, PairStatus]:

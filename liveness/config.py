@@ -120,9 +120,10 @@ class LivenessConfig:
     # --- the texture cue: MiniFASNet on two patches around the face (SPEC §7) -----------------
     texture_every: int = 1
     """Score texture on every this-many-th processed frame with one face."""
-    texture_min_scale: float = 0.8
+    texture_min_scale: float = 0.25
     """A frame is outside the network's domain (``face_too_close``) when either patch had to be
-    capped below this fraction of its scale because the face fills the frame."""
+    capped below this fraction of its scale because the face fills the frame. 0.25 = the 4.0x
+    patch still holds the whole face box (docs/decisions.md)."""
     texture_threshold: float = 0.5
     """The clip's texture says live when the median real-face probability is above this."""
     texture_min_frames: int = 3

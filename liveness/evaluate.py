@@ -21,9 +21,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from liveness.clip import clip_decision
 from liveness.config import LivenessConfig
-from liveness.results import PairStatus, Reason, Verdict
+from liveness.cues import CUES, ClipEvidence, decide
+from liveness.results import Verdict
+
+#: The config field that calibration tunes for each decision (motion's thresholds are set by
+#: principle, docs/decisions.md; ``fused`` tunes the cue that can say live).
+CALIBRATED = {"chi_square": ("chi_square", "threshold"), "texture": ("texture", "texture_threshold"),
+              "fused": ("texture", "texture_threshold")}
 
 BACKENDS = ("opencv", "graph", "tflite")
 
@@ -40,36 +45,25 @@ class ManifestRow:
 
 @dataclass(frozen=True)
 class ClipRecord:
-    """What checking one clip gave; pair values kept for re-thresholding."""
+    """What checking one clip gave; the cue evidence is kept for re-thresholding."""
 
     file: str
     label: str
     attack_type: str
     subject: str
     face_reason: str | None
-    """``no_face`` or ``multiple_faces`` when no pair had a face to check (a clip without enough
-    pairs is undecided by the cues themselves: ``too_few_pairs``)."""
-    pair_scores: tuple[float, ...] = field(repr=False)
-    """Chi-square scores of the pairs that have one."""
-    pair_planarity: tuple[float, ...] = field(repr=False, default=())
-    """Residual ratios of the pairs moving enough to judge planarity."""
-    pairs_with_face: int = 0
+    """``no_face``, ``multiple_faces`` or ``too_few_pairs`` when no pair had a face to check."""
+    evidence: ClipEvidence = field(repr=False, default=ClipEvidence(0))
 
-    def score(self) -> float | None:
-        """Median chi-square score (None without any scored pair or without a face)."""
-        return None if self.face_reason or not self.pair_scores else float(np.median(self.pair_scores))
-
-    def planarity(self) -> float | None:
-        """Median residual ratio (None without any judged pair or without a face)."""
-        return (None if self.face_reason or not self.pair_planarity
-                else float(np.median(self.pair_planarity)))
+    def cue_score(self, cue: str, cfg: LivenessConfig) -> float | None:
+        """The clip statistic of ``cue`` (None without evidence or without a face)."""
+        return None if self.face_reason else CUES[cue](self.evidence, cfg).score
 
     def outcome(self, cfg: LivenessConfig) -> tuple[Verdict, str | None]:
         """The clip's verdict and undecided reason under ``cfg`` (its thresholds and decision)."""
         if self.face_reason:
             return Verdict.UNDECIDED, self.face_reason
-        verdict, reason = clip_decision(np.array(self.pair_scores), np.array(self.pair_planarity),
-                                        self.pairs_with_face, cfg)
+        verdict, reason, _opinions = decide(self.evidence, cfg)
         return verdict, None if reason is None else reason.value
 
     def verdict(self, cfg: LivenessConfig) -> Verdict:
@@ -137,28 +131,37 @@ def make_scorer(backend: str, cfg: LivenessConfig, model_dir: Path | None):
 def check_clips(rows: list[ManifestRow], cfg: LivenessConfig, backend: str = "opencv",
                 model_dir: Path | None = None, quiet: bool = False) -> list[ClipRecord]:
     """Check every clip once; the records keep what any threshold needs."""
-    from liveness.clip import ClipChecker
+    from liveness.clip import ClipChecker, clip_evidence, face_outcome
     from liveness.video import read_video
 
     checker = ClipChecker(cfg, scorer=make_scorer(backend, cfg, model_dir))
     records = []
     for row in tqdm(rows, desc=f"checking ({backend})", unit="clip", disable=quiet):
         verdict = checker.check(read_video(row.file), source=str(row.file)).verdict
-        with_face = [p for p in verdict.pairs
-                     if p.status in (PairStatus.SCORED, PairStatus.INSUFFICIENT_MOTION)]
-        face_missing = verdict.reason in (Reason.NO_FACE, Reason.MULTIPLE_FACES)
-        reason = verdict.reason.value if face_missing else None
-        records.append(ClipRecord(
-            row.file.name, row.label, row.attack_type, row.subject, reason,
-            pair_scores=tuple(p.score for p in with_face if p.score is not None),
-            pair_planarity=tuple(p.planarity for p in with_face if p.planarity is not None),
-            pairs_with_face=len(with_face)))
+        missing = face_outcome(list(verdict.pairs))
+        records.append(ClipRecord(row.file.name, row.label, row.attack_type, row.subject,
+                                  None if missing is None else missing.value,
+                                  clip_evidence(list(verdict.pairs), list(verdict.texture))))
     return records
 
 
 def metrics(records: list[ClipRecord], cfg: LivenessConfig) -> Metrics:
     """APCER (per type and worst), BPCER, ACER and undecided rates under ``cfg``."""
-    return rates([(r, r.verdict(cfg)) for r in records], cfg.threshold)
+    return rates([(r, r.verdict(cfg)) for r in records], calibrated_threshold(cfg))
+
+
+def calibrated_threshold(cfg: LivenessConfig) -> float:
+    """The value of the threshold that calibration tunes for ``cfg.decision`` (NaN for motion)."""
+    if cfg.decision not in CALIBRATED:
+        return float("nan")
+    return float(getattr(cfg, CALIBRATED[cfg.decision][1]))
+
+
+def with_threshold(cfg: LivenessConfig, threshold: float) -> LivenessConfig:
+    """``cfg`` with the threshold of its decision's calibrated cue set to ``threshold``."""
+    if cfg.decision not in CALIBRATED:
+        return cfg
+    return cfg.replace(**{CALIBRATED[cfg.decision][1]: float(threshold)})
 
 
 def rates(verdicts: list[tuple[ClipRecord, Verdict]], threshold: float) -> Metrics:
@@ -183,31 +186,38 @@ def _share(verdicts: list[Verdict], which: Verdict) -> float:
     return float(np.mean([v is which for v in verdicts])) if verdicts else float("nan")
 
 
-def candidate_thresholds(records: list[ClipRecord]) -> np.ndarray:
-    """Midpoints between consecutive distinct clip scores, plus the ends of [0, 200]."""
-    scores = np.unique([s for r in records if (s := r.score()) is not None])
+def candidate_thresholds(records: list[ClipRecord], cfg: LivenessConfig) -> np.ndarray:
+    """Midpoints between consecutive distinct clip statistics of the calibrated cue, plus the ends
+    of its range."""
+    cue, _field = CALIBRATED[cfg.decision]
+    top = 200.0 if cue == "chi_square" else 1.0
+    scores = np.unique([s for r in records if (s := r.cue_score(cue, cfg)) is not None])
     middle = (scores[1:] + scores[:-1]) / 2 if len(scores) > 1 else np.array([])
-    return np.unique(np.concatenate([[0.0, 200.0], middle, np.clip(scores - 1e-3, 0, 200)]))
+    return np.unique(np.concatenate([[0.0, top], middle, np.clip(scores - 1e-6 * top, 0, top)]))
 
 
 def calibrate(records: list[ClipRecord], cfg: LivenessConfig,
               target_apcer: float | None = None) -> float:
-    """A chi-square threshold from ``records`` (the rest of ``cfg`` fixed): the equal-error point
-    (smallest |APCER - BPCER|, then smallest ACER), or the lowest BPCER with APCER <=
-    ``target_apcer``. Among thresholds that tie, the middle of their range (equal error; the
-    middle tied candidate when the range's middle does not tie) or the highest (target APCER).
-    The planarity threshold is not tuned (docs/decisions.md)."""
+    """The threshold of the decision's calibrated cue (:data:`CALIBRATED`) from ``records``, the
+    rest of ``cfg`` fixed: the equal-error point (smallest |APCER - BPCER|, then smallest ACER),
+    or the lowest BPCER with APCER <= ``target_apcer``. Among thresholds that tie, the middle of
+    their range (equal error; the middle tied candidate when the range's middle does not tie) or
+    the highest (target APCER). ``motion`` has nothing to calibrate: its threshold comes back."""
+    if cfg.decision not in CALIBRATED:
+        return calibrated_threshold(cfg)
+
     def key(threshold: float) -> tuple | None:
-        m = metrics(records, cfg.replace(threshold=threshold))
+        m = metrics(records, with_threshold(cfg, threshold))
         if np.isnan(m.apcer) or np.isnan(m.bpcer):
             return None
         if target_apcer is None:
             return abs(m.apcer - m.bpcer), m.acer
         return (m.bpcer,) if m.apcer <= target_apcer else None
 
-    keyed = [(k, float(t)) for t in candidate_thresholds(records) if (k := key(float(t))) is not None]
+    keyed = [(k, float(t)) for t in candidate_thresholds(records, cfg)
+             if (k := key(float(t))) is not None]
     if not keyed:
-        return cfg.threshold
+        return calibrated_threshold(cfg)
     best = min(k for k, _t in keyed)
     ties = sorted(t for k, t in keyed if k == best)
     if target_apcer is not None:
@@ -229,36 +239,40 @@ def leave_one_subject_out(records: list[ClipRecord], cfg: LivenessConfig,
         others = [r for r in records if r.subject != subject]
         thresholds[subject] = calibrate(others, cfg, target_apcer)
         judged += [(r, thresholds[subject]) for r in records if r.subject == subject]
-    pooled = rates([(r, r.verdict(cfg.replace(threshold=t))) for r, t in judged], float("nan"))
+    pooled = rates([(r, r.verdict(with_threshold(cfg, t))) for r, t in judged], float("nan"))
     return pooled, thresholds
 
 
 def det_plot(records: list[ClipRecord], cfg: LivenessConfig, path: Path) -> None:
-    """APCER and BPCER against the chi-square threshold (at ``cfg.threshold`` marked), and the
-    DET-style trade-off, as one PNG."""
+    """One DET-style curve (BPCER against APCER over the cue's threshold) per cue that has a
+    threshold to sweep (chi-square, texture), the fused check's and the motion cue's operating
+    points, as one PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    grid = np.linspace(0, 200, 401)
-    threshold = cfg.threshold
-    curve = [metrics(records, cfg.replace(threshold=float(t))) for t in grid]
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
-    left.plot(grid, [100 * m.apcer for m in curve], label="APCER (worst attack type)")
-    left.plot(grid, [100 * m.bpcer for m in curve], label="BPCER")
-    left.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.1f}")
-    left.set_xlabel("threshold on the clip score k")
-    left.set_ylabel("% of decided clips")
-    left.legend()
-    right.plot([100 * m.apcer for m in curve], [100 * m.bpcer for m in curve], ".-")
-    chosen = metrics(records, cfg)
-    right.plot([100 * chosen.apcer], [100 * chosen.bpcer], "o", color="black",
-               label="chosen threshold")
-    right.set_xlabel("APCER %")
-    right.set_ylabel("BPCER %")
-    right.set_title("trade-off over thresholds (per clip)")
-    right.legend()
+    figure, axes = plt.subplots(figsize=(6.5, 5))
+    for cue, field_name, top in (("chi_square", "threshold", 200.0),
+                                 ("texture", "texture_threshold", 1.0)):
+        alone = cfg.replace(decision=cue)
+        curve = [metrics(records, alone.replace(**{field_name: float(t)}))
+                 for t in np.linspace(0, top, 201)]
+        axes.plot([100 * m.apcer for m in curve], [100 * m.bpcer for m in curve], ".-",
+                  markersize=3, label=f"{cue} alone (threshold swept)")
+        chosen = metrics(records, alone)
+        axes.plot([100 * chosen.apcer], [100 * chosen.bpcer], "o", color="black")
+    for decision, marker in (("motion", "s"), ("fused", "*")):
+        point = metrics(records, cfg.replace(decision=decision))
+        axes.plot([100 * point.apcer], [100 * point.bpcer], marker, markersize=11,
+                  label=f"{decision} at the config's thresholds")
+    axes.set_xlabel("APCER % (worst attack type, decided clips)")
+    axes.set_ylabel("BPCER % (decided live clips)")
+    axes.set_title("per-clip error trade-off per cue (black dots: the config's thresholds)",
+                   fontsize=9)
+    axes.set_xlim(-3, 103)
+    axes.set_ylim(-3, 103)
+    axes.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
@@ -268,26 +282,27 @@ def write_outputs(out_dir: Path, records: list[ClipRecord], cfg: LivenessConfig,
                   threshold: float, manifest: Path) -> dict:
     """``clips.csv``, ``summary.json`` and ``det.png`` in ``out_dir``; returns the summary."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    cfg = cfg.replace(threshold=threshold)
+    cfg = with_threshold(cfg, threshold)
     m = metrics(records, cfg)
     loso, per_subject = leave_one_subject_out(records, cfg)
     clips = []
     for r in records:
-        score, planarity = r.score(), r.planarity()
         verdict, reason = r.outcome(cfg)
-        clips.append({"file": r.file, "label": r.label, "attack_type": r.attack_type,
-                      "subject": r.subject, "score": None if score is None else round(score, 4),
-                      "planarity": None if planarity is None else round(planarity, 4),
-                      "verdict": verdict.value, "reason": reason,
-                      "pairs_scored": len(r.pair_scores),
-                      "pairs_planarity": len(r.pair_planarity)})
+        row = {"file": r.file, "label": r.label, "attack_type": r.attack_type,
+               "subject": r.subject, "verdict": verdict.value, "reason": reason}
+        for cue in CUES:
+            score = r.cue_score(cue, cfg)
+            row[cue] = None if score is None else round(score, 4)
+            row[f"{cue}_verdict"] = r.outcome(cfg.replace(decision=cue))[0].value
+        clips.append(row)
     with (out_dir / "clips.csv").open("w", newline="") as stream:
         writer = csv.DictWriter(stream, fieldnames=list(clips[0]))
         writer.writeheader()
         writer.writerows(clips)
     summary = {**{k: v for k, v in asdict(m).items()}, "backend": backend, "preset": cfg.preset,
                "aggregation": cfg.aggregation, "decision": cfg.decision,
-               "planarity_threshold": cfg.planarity_threshold, "manifest": str(manifest),
+               "calibrated_field": CALIBRATED.get(cfg.decision, (None, None))[1],
+               "manifest": str(manifest),
                "clips": clips,
                "leave_one_subject_out": {**asdict(loso), "thresholds": per_subject}}
     (out_dir / "summary.json").write_text(json.dumps(_no_nan(summary), indent=1) + "\n")

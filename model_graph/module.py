@@ -1,4 +1,5 @@
-"""``LivenessCheck``: the batched pair check as one ``tf.Module`` with an exportable signature."""
+"""``LivenessCheck``: the batched pair check and the clip check as one ``tf.Module`` with the
+exported signatures."""
 
 from __future__ import annotations
 
@@ -9,25 +10,33 @@ from liveness.conventions import N_LANDMARKS
 from model_graph.aggregate import aggregate_clip
 from model_graph.check import check_pair
 from model_graph.farneback import farneback_levels
+from model_graph.texture import MODELS, PATCH_PX, minifasnet, real_probability
+
+#: Outputs of ``check_pair`` that say "this pair has evidence": false for a call whose inputs do
+#: not share one batch size, and for padding.
+_FLAGS = ("valid", "is_live", "landmark_status", "sigma_valid", "motion_judged", "planar")
 
 
 class LivenessCheck(tf.Module):
-    """The check of ``B`` frame pairs, built for one config and one crop size.
+    """The check of ``B`` frame pairs (``check``) or one clip (``check_clip``), for one config.
 
-    Call it (or its ``check`` ``tf.function``) with ``prev``, ``next``: ``[B, S, S]`` uint8 grey face crops (0..255, the same window
-    cut from two frames) and ``landmarks``: ``[B, 68, 2]`` float32 (x, y) in ``prev``'s crop
-    pixels, where ``S = cfg.crop_size``. It returns the dict of ``model_graph.check.check_pair``.
-    ``jit_compile=True`` compiles the graph with XLA.
+    ``check(prev, next, landmarks, patches, patch_context)``: ``prev``, ``next`` ``[B, S, S]``
+    uint8 grey face crops of one window in two frames (``S = cfg.crop_size``), ``landmarks
+    [B, 68, 2]`` float32 (x, y) in ``prev``'s crop pixels, ``patches [B, 2, 80, 80, 3]`` uint8 BGR
+    texture patches of ``prev``'s frame (scale 2.7, then 4.0; ``liveness.texture.cut_patches``)
+    and ``patch_context [B]`` float32 (their kept scale fraction). Returns the dict of
+    ``model_graph.check.check_pair`` plus ``texture [B]`` (real-face probability) and
+    ``texture_used [B]`` (``patch_context >= texture_min_scale``; a context of 0 means "no
+    patches": not used, and not counted as ``face_too_close``).
 
-    ``check_clip(frames, landmarks)`` checks a whole clip in one call: ``frames [T, S, S]`` uint8
-    crops of *one fixed window* (so rigid motion stays in them) and ``landmarks [T, 68, 2]``; pairs
-    are ``(t, t + 1)``, scored with the landmarks of ``t``, then aggregated
-    (``model_graph.aggregate``). Outputs: ``pair_score``, ``pair_valid``, ``pair_is_live``,
-    ``pair_planarity``, ``pair_planarity_valid`` ``[T-1]`` and the scalars ``verdict``, ``reason``,
-    ``clip_score``, ``live_fraction``, ``pairs_used``, ``clip_planarity``, ``planarity_pairs``.
+    ``check_clip(frames, landmarks, patches, patch_context)``: ``frames [T, S, S]`` crops of *one
+    fixed window*, ``landmarks [T, 68, 2]``, ``patches [T, 2, 80, 80, 3]``, ``patch_context [T]``;
+    pairs are ``(t, t + 1)``; outputs ``pair_*`` ``[max(T - 1, 1)]``, ``frame_texture`` and
+    ``frame_texture_used`` ``[T]``, and the clip scalars of ``model_graph.aggregate``. With
+    ``T < 2`` the verdict is ``undecided: too_few_pairs``.
 
-    Raises ``ValueError`` for a config the graph cannot run (eye patch large enough for OpenCV's
-    Farneback to add a pyramid level, which this port does not implement).
+    Inside the graph (where TFLite cannot raise) a call whose inputs do not share one batch size
+    gives no valid pair and no used texture; the Python call raises ``ValueError`` first.
     """
 
     def __init__(self, cfg: LivenessConfig, *, jit_compile: bool = False) -> None:
@@ -37,27 +46,86 @@ class LivenessCheck(tf.Module):
                              f"than one level; the graph supports patches below "
                              f"{int(32 / cfg.fb_pyr_scale)} px")
         self.cfg = cfg
+        self.texture_models = tuple(minifasnet(variant) for variant, _scale in MODELS)
         size = cfg.crop_size
+        patch = tf.TensorSpec([None, 2, PATCH_PX, PATCH_PX, 3], tf.uint8, name="patches")
+        context = tf.TensorSpec([None], tf.float32, name="patch_context")
         signature = [tf.TensorSpec([None, size, size], tf.uint8, name="prev"),
                      tf.TensorSpec([None, size, size], tf.uint8, name="next"),
-                     tf.TensorSpec([None, N_LANDMARKS, 2], tf.float32, name="landmarks")]
+                     tf.TensorSpec([None, N_LANDMARKS, 2], tf.float32, name="landmarks"),
+                     patch, context]
         self.check = tf.function(self._check, input_signature=signature, jit_compile=jit_compile)
         clip_signature = [tf.TensorSpec([None, size, size], tf.uint8, name="frames"),
-                          tf.TensorSpec([None, N_LANDMARKS, 2], tf.float32, name="landmarks")]
+                          tf.TensorSpec([None, N_LANDMARKS, 2], tf.float32, name="landmarks"),
+                          patch, context]
         self.check_clip = tf.function(self._check_clip, input_signature=clip_signature,
                                       jit_compile=jit_compile)
 
-    def __call__(self, prev: tf.Tensor, next: tf.Tensor, landmarks: tf.Tensor) -> dict[str, tf.Tensor]:
-        """Run the traced (and, with ``jit_compile``, XLA-compiled) check."""
-        return self.check(prev, next, landmarks)
+    def __call__(self, prev, next, landmarks, patches=None, patch_context=None) -> dict[str, tf.Tensor]:
+        """Validate the inputs (``ValueError``/``TypeError`` naming what came) and run ``check``.
+        Without ``patches`` the texture outputs are for blank patches and not used."""
+        from liveness.inputs import validate_batch
 
-    def _check(self, prev: tf.Tensor, next: tf.Tensor, landmarks: tf.Tensor) -> dict[str, tf.Tensor]:
-        return check_pair(prev, next, landmarks, self.cfg)
+        prev, next, landmarks, patches, patch_context = validate_batch(
+            prev, next, landmarks, patches, patch_context, self.cfg.crop_size)
+        return self.check(prev, next, landmarks, patches, patch_context)
 
-    def _check_clip(self, frames: tf.Tensor, landmarks: tf.Tensor) -> dict[str, tf.Tensor]:
+    def clip(self, frames, landmarks, patches=None, patch_context=None) -> dict[str, tf.Tensor]:
+        """Validate (as :meth:`__call__`, at least two frames) and run ``check_clip``."""
+        from liveness.inputs import validate_batch
+
+        frames, _, landmarks, patches, patch_context = validate_batch(
+            frames, frames, landmarks, patches, patch_context, self.cfg.crop_size, minimum=2,
+            names=("frames", "frames"))
+        return self.check_clip(frames, landmarks, patches, patch_context)
+
+    def _texture(self, patches: tf.Tensor, context: tf.Tensor) -> dict[str, tf.Tensor]:
+        probability = real_probability(self.texture_models, patches)
+        return {"texture": probability, "texture_used": context >= self.cfg.texture_min_scale}
+
+    def _check(self, prev, next, landmarks, patches, patch_context) -> dict[str, tf.Tensor]:
+        batch = tf.shape(prev)[0]
+        same = _same_batch(batch, next, landmarks, patches, patch_context)
+        n = tf.maximum(batch, 1)                        # batch 0 runs on one blank pair
+        out = check_pair(_fit(prev, n), _fit(next, n), _fit(landmarks, n), self.cfg)
+        out.update(self._texture(_fit(patches, n), _fit(patch_context, n)))
+        return {k: _mask(k, v, same)[:batch] for k, v in out.items()}
+
+    def _check_clip(self, frames, landmarks, patches, patch_context) -> dict[str, tf.Tensor]:
+        count = tf.shape(frames)[0]
+        same = _same_batch(count, landmarks, patches, patch_context)
+        n = tf.maximum(count, 2)                        # T < 2 runs on a blank pair, not valid
+        frames, landmarks = _fit(frames, n), _fit(landmarks, n)
         pairs = check_pair(frames[:-1], frames[1:], landmarks[:-1], self.cfg)
-        clip = aggregate_clip(pairs["score"], pairs["valid"], pairs["is_live"], pairs["planarity"],
-                              pairs["planarity_valid"], self.cfg)
-        return {"pair_score": pairs["score"], "pair_valid": pairs["valid"],
-                "pair_is_live": pairs["is_live"], "pair_planarity": pairs["planarity"],
-                "pair_planarity_valid": pairs["planarity_valid"], **clip}
+        real = tf.range(n - 1) < count - 1
+        pairs = {k: _mask(k, v, same & real) for k, v in pairs.items()}
+        texture = self._texture(_fit(patches, count), _fit(patch_context, count))
+        used = texture["texture_used"] & same
+        too_close = (_fit(patch_context, count) > 0) & ~texture["texture_used"] & same
+        clip = aggregate_clip(pairs, tf.maximum(count - 1, 0), texture["texture"], used,
+                              too_close, self.cfg)
+        return {**{f"pair_{k}": pairs[k] for k in ("score", "valid", "is_live", "sigma", "motion",
+                                                   "plane_residual", "motion_judged", "planar")},
+                "frame_texture": texture["texture"], "frame_texture_used": used, **clip}
+
+
+def _same_batch(batch: tf.Tensor, *tensors: tf.Tensor) -> tf.Tensor:
+    same = tf.constant(True)
+    for tensor in tensors:
+        same = same & tf.equal(tf.shape(tensor)[0], batch)
+    return same
+
+
+def _fit(tensor: tf.Tensor, n: tf.Tensor) -> tf.Tensor:
+    """``tensor`` cut or zero-padded along its first axis to ``n`` rows."""
+    pad = tf.zeros(tf.concat([[n], tf.shape(tensor)[1:]], 0), tensor.dtype)
+    return tf.concat([tensor, pad], 0)[:n]
+
+
+def _mask(name: str, value: tf.Tensor, keep: tf.Tensor) -> tf.Tensor:
+    """Flags and texture use are false where ``keep`` (scalar or ``[B]``) is false."""
+    if name not in _FLAGS and name != "texture_used":
+        return value
+    keep = tf.reshape(keep, [-1] + [1] * (value.shape.rank - 1)) if keep.shape.rank else keep
+    return value & keep
+
