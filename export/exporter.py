@@ -5,6 +5,7 @@ Layout written under ``DIR``::
     models/liveness/<version>/   SavedModel (saved_model.pb, variables/), TF Serving's layout
     liveness.tflite              float32, TFLITE_BUILTINS only
     liveness_fp16.tflite         float16 optimisation requested (see docs/serving.md)
+    texture.tflite               the texture networks alone, for the LiteRT demo's per-frame cue
     mtcnn_{pnet,rnet,onet}.tflite  MTCNN's networks, for the LiteRT-only mobile demo
     model_manifest.json          config, versions, commit, signatures, sha256 and size per file
 """
@@ -21,7 +22,7 @@ import tensorflow as tf
 
 from liveness.config import LivenessConfig
 from liveness.paths import REPO_ROOT
-from model_graph.aggregate import REASON_CODES, VERDICT_CODES
+from model_graph.aggregate import OPINION_CODES, REASON_CODES, VERDICT_CODES
 from export.mtcnn_tflite import convert_mtcnn
 from model_graph.module import LivenessCheck
 
@@ -37,6 +38,7 @@ class ExportResult:
     saved_model: Path
     tflite: Path
     tflite_fp16: Path
+    texture: Path
     mtcnn: list[Path]
     manifest: Path
 
@@ -67,14 +69,17 @@ def export_all(out_dir: Path, cfg: LivenessConfig, version: int = 1,
     tflite.write_bytes(convert(saved, fp16=False))
     tflite_fp16 = out_dir / "liveness_fp16.tflite"
     tflite_fp16.write_bytes(convert(saved, fp16=True))
+    texture = out_dir / "texture.tflite"
+    texture.write_bytes(convert_texture())
 
     mtcnn_files = convert_mtcnn(out_dir)
 
     manifest = out_dir / "model_manifest.json"
-    content = build_manifest(cfg, version, saved, [tflite, tflite_fp16, *mtcnn_files], out_dir)
+    content = build_manifest(cfg, version, saved, [tflite, tflite_fp16, texture, *mtcnn_files],
+                             out_dir)
     content["calibration"] = calibration
     manifest.write_text(json.dumps(content, indent=1, sort_keys=True) + "\n")
-    return ExportResult(saved, tflite, tflite_fp16, mtcnn_files, manifest)
+    return ExportResult(saved, tflite, tflite_fp16, texture, mtcnn_files, manifest)
 
 
 def convert(saved_model: Path, *, fp16: bool) -> bytes:
@@ -85,6 +90,16 @@ def convert(saved_model: Path, *, fp16: bool) -> bytes:
     if fp16:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
+    return converter.convert()
+
+
+def convert_texture() -> bytes:
+    """The texture networks alone (``model_graph.texture.texture_model``) as TFLite, built-ins
+    only: the per-frame texture scorer of the LiteRT demo (``liveness.texture.TextureScorer``)."""
+    from model_graph.texture import texture_model
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(texture_model())
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     return converter.convert()
 
 
@@ -115,6 +130,7 @@ def build_manifest(cfg: LivenessConfig, version: int, saved: Path, tflite_files:
         "version": version,
         "preset": cfg.preset,
         "threshold": cfg.threshold,
+        "texture_threshold": cfg.texture_threshold,
         "crop_size": cfg.crop_size,
         "config": cfg.to_dict(),
         "tensorflow": tf.__version__,
@@ -122,9 +138,12 @@ def build_manifest(cfg: LivenessConfig, version: int, saved: Path, tflite_files:
         "signatures": signature_contract(saved),
         "verdict_codes": VERDICT_CODES,
         "reason_codes": REASON_CODES,
+        "opinion_codes": OPINION_CODES,
         "input_ranges": {"prev": "uint8 0..255 grey crop", "next": "uint8 0..255 grey crop",
                          "frames": "uint8 0..255 grey crops of one fixed window",
-                         "landmarks": "float32 (x, y) crop pixels, iBUG-68 order"},
+                         "landmarks": "float32 (x, y) crop pixels, iBUG-68 order; NaN = untracked",
+                         "patches": "uint8 0..255 BGR texture patches, scale 2.7 then 4.0",
+                         "patch_context": "float32 0..1 kept scale fraction (0 = no patches)"},
         "files": files,
     }
 

@@ -5,7 +5,7 @@
     python -m mobile_demo --nv21 dump.nv21 --width 640 --height 480 --model-dir build/export
 
 The model folder is what ``liveness export --out DIR`` writes (``liveness.tflite``,
-``mtcnn_*.tflite``, ``model_manifest.json``); the check uses the config recorded in the manifest.
+``texture.tflite``, ``mtcnn_*.tflite``, ``model_manifest.json``); the check uses the config recorded in the manifest.
 User mistakes print one ``mobile_demo: error: ...`` line and exit with status 2.
 """
 
@@ -19,6 +19,7 @@ from pathlib import Path
 
 from liveness.clip import ClipChecker
 from liveness.landmarks import landmark_backend
+from liveness.texture import TextureScorer
 from mobile_demo.detector import LiteMTCNN
 from mobile_demo.lite_check import LiteScorer, ModelError, config_from_manifest, load_manifest
 from mobile_demo.overlay import OverlayWriter
@@ -41,7 +42,8 @@ def run(source: str, model_dir: Path, *, frames=None, fps: float | None = None,
     except FileNotFoundError as error:
         raise ModelError(f"{error}; `liveness export` writes the MTCNN files") from None
     checker = ClipChecker(cfg, detector=detector, landmarks=landmark_backend(cfg.landmarks),
-                          scorer=LiteScorer(model_dir, manifest, threads))
+                          scorer=LiteScorer(model_dir, manifest, threads),
+                          texture=TextureScorer(model_dir / "texture.tflite", threads))
     writer = (OverlayWriter(overlay, fps or 15.0, cfg.eye_min_box_px, cfg.eye_box_scale)
               if overlay else None)
     start = time.perf_counter()
@@ -99,8 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     stages = ", ".join(f"{k} {v['mean_ms']:.1f} ms x{v['calls']}" for k, v in out["timing"]["stages"].items())
     summary = out["verdict"] + (f": {out['reason']}" if out["reason"] else "")
-    print(f"{source}: {summary} (median score {out['score']}, {out['pairs_used']} pairs); "
-          f"{out['timing']['frames_per_second']} frames/s; {stages}")
+    print(f"{source}: {summary}; {out['timing']['frames_per_second']} frames/s; {stages}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(out, indent=1) + "\n")

@@ -52,8 +52,11 @@ class LiteScorer:
     def __call__(self, prev: np.ndarray, next: np.ndarray, landmarks: np.ndarray,
                  cfg: LivenessConfig) -> PairEvidence:
         """The pair's evidence, with the same fields as the OpenCV reference gives."""
+        # Texture runs per frame beside the pair check (texture.tflite): blank, unused patches here.
         out = self._runner(prev=prev[None], next=next[None],
-                           landmarks=np.asarray(landmarks, np.float32)[None])
+                           landmarks=np.asarray(landmarks, np.float32)[None],
+                           patches=np.zeros((1, 2, 80, 80, 3), np.uint8),
+                           patch_context=np.zeros(1, np.float32))
         return PairEvidence.from_graph_outputs({k: v[0] for k, v in out.items()})
 
 

@@ -40,8 +40,8 @@ class OverlayWriter:
         if pair is not None:
             self._last = (f"k = {pair.score:.1f}" if pair.status is PairStatus.SCORED
                           else pair.status.value)
-            if pair.planarity is not None:
-                self._last += f", planarity {pair.planarity:.2f}"
+            if pair.plane_residual is not None:
+                self._last += f", plane residual {pair.plane_residual:.1f} sigma"
         cv2.putText(frame, f"frame {index}: {self._last}", (10, 24), cv2.FONT_HERSHEY_SIMPLEX,
                     0.6, (0, 255, 255), 2)
         self._writer.write(frame)

@@ -10,7 +10,7 @@ from liveness.conventions import N_LANDMARKS
 from model_graph.aggregate import aggregate_clip
 from model_graph.check import check_pair
 from model_graph.farneback import farneback_levels
-from model_graph.texture import MODELS, PATCH_PX, minifasnet, real_probability
+from model_graph.texture import PATCH_PX, FrozenTexture
 
 #: Outputs of ``check_pair`` that say "this pair has evidence": false for a call whose inputs do
 #: not share one batch size, and for padding.
@@ -46,7 +46,7 @@ class LivenessCheck(tf.Module):
                              f"than one level; the graph supports patches below "
                              f"{int(32 / cfg.fb_pyr_scale)} px")
         self.cfg = cfg
-        self.texture_models = tuple(minifasnet(variant) for variant, _scale in MODELS)
+        self._texture_networks = FrozenTexture()
         size = cfg.crop_size
         patch = tf.TensorSpec([None, 2, PATCH_PX, PATCH_PX, 3], tf.uint8, name="patches")
         context = tf.TensorSpec([None], tf.float32, name="patch_context")
@@ -80,7 +80,7 @@ class LivenessCheck(tf.Module):
         return self.check_clip(frames, landmarks, patches, patch_context)
 
     def _texture(self, patches: tf.Tensor, context: tf.Tensor) -> dict[str, tf.Tensor]:
-        probability = real_probability(self.texture_models, patches)
+        probability = self._texture_networks.real_probability(patches)
         return {"texture": probability, "texture_used": context >= self.cfg.texture_min_scale}
 
     def _check(self, prev, next, landmarks, patches, patch_context) -> dict[str, tf.Tensor]:

@@ -7,8 +7,8 @@ project's conversion of upstream's checkpoints (``scripts/convert_silent_face.py
 before it (inference mode), so every layer holds a kernel and a bias.
 
 Input of each network: ``[B, 80, 80, 3]`` float32 **BGR**, 0..255, no normalisation (as upstream);
-output: ``[B, 3]`` logits, class 1 = real face. :func:`real_probability` takes the two patch
-batches (scale 2.7 for V2, 4.0 for V1SE; ``liveness.texture_patches`` cuts them) and returns the
+output: ``[B, 3]`` logits, class 1 = real face. :meth:`FrozenTexture.real_probability` takes the
+two patch batches (scale 2.7 for V2, 4.0 for V1SE; ``liveness.texture_patches`` cuts them) and returns the
 mean of the two softmax class-1 probabilities, ``[B]`` in [0, 1].
 """
 
@@ -56,14 +56,31 @@ def minifasnet(variant: str, weights: Path | None = None) -> keras.Model:
     return model
 
 
-def real_probability(models: tuple[keras.Model, keras.Model], patches: tf.Tensor) -> tf.Tensor:
-    """``[B]`` float32 real-face probability from ``patches [B, 2, 80, 80, 3]`` (BGR, 0..255; patch
-    0 at scale 2.7 for V2, patch 1 at scale 4.0 for V1SE): the mean of the two softmax class-1
-    probabilities."""
-    patches = tf.cast(patches, tf.float32)
-    probs = [tf.nn.softmax(model(patches[:, i], training=False))[:, 1]
-             for i, model in enumerate(models)]
-    return (probs[0] + probs[1]) * 0.5
+class FrozenTexture:
+    """The two networks for use inside a traced graph: :meth:`real_probability` runs them
+    statelessly with their weights as graph constants. (A Keras 3 model's variables captured by a
+    ``tf.Module`` do not survive TFLite conversion — the file computes NaN — while constants do,
+    and an inference-only graph needs no variables.) A plain object, so a ``tf.Module`` holding it
+    tracks no variables."""
+
+    def __init__(self, weights_dir: Path | None = None) -> None:
+        folder = weights_dir or WEIGHTS_DIR
+        self.models = tuple(minifasnet(v, folder / f"minifasnet_{v}.npz") for v, _scale in MODELS)
+        self.weights = [([v.numpy() for v in m.trainable_variables],
+                         [v.numpy() for v in m.non_trainable_variables]) for m in self.models]
+
+    def real_probability(self, patches: tf.Tensor) -> tf.Tensor:
+        """``[B]`` float32 real-face probability from ``patches [B, 2, 80, 80, 3]`` (BGR, 0..255;
+        patch 0 at scale 2.7 for V2, patch 1 at scale 4.0 for V1SE): the mean of the two softmax
+        class-1 probabilities."""
+        patches = tf.cast(patches, tf.float32)
+        probs = []
+        for i, (model, (weights, fixed)) in enumerate(zip(self.models, self.weights)):
+            logits, _ = model.stateless_call([tf.constant(w) for w in weights],
+                                             [tf.constant(w) for w in fixed], patches[:, i],
+                                             training=False)
+            probs.append(tf.nn.softmax(logits)[:, 1])
+        return (probs[0] + probs[1]) * 0.5
 
 
 class _Builder:

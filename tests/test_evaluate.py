@@ -6,6 +6,7 @@ import pytest
 
 from liveness.cli import main
 from liveness.config import preset
+from liveness.cues import ClipEvidence
 from liveness.evaluate import (ClipRecord, calibrate, leave_one_subject_out, metrics,
                                read_manifest)
 from liveness.results import Verdict
@@ -14,10 +15,12 @@ from liveness.synthetic import write_manifest
 CFG = preset("default").replace(threshold=25.0, decision="chi_square")
 
 
-def record(label, score, subject="A", kind="", still=False, planarity=0.3):
+def record(label, score, subject="A", kind="", still=False, planar=False, texture=0.9):
     scores = () if still else (score,) * 6
+    judged = 0 if still else 6
+    evidence = ClipEvidence(6, scores, judged, judged if planar else 0, (texture,) * 6)
     return ClipRecord(f"{subject}_{label}_{score}", label, kind if label == "attack" else "",
-                      subject, None, scores, (planarity,) * len(scores), pairs_with_face=6)
+                      subject, None, evidence)
 
 
 RECORDS = [
@@ -39,12 +42,23 @@ def test_metrics_follow_iso_30107_3():
     assert m.undecided_live_rate == pytest.approx(1 / 4)
 
 
-def test_fused_decision_rejects_a_planar_clip_whatever_its_score():
-    flat = record("attack", 90, "E", "print", planarity=0.03)
+def test_fused_decision_rejects_a_planar_clip_whatever_its_texture():
+    flat = record("attack", 90, "E", "print", planar=True, texture=0.95)
     assert flat.verdict(CFG) is Verdict.LIVE
+    assert flat.verdict(CFG.replace(decision="texture")) is Verdict.LIVE
     assert flat.verdict(CFG.replace(decision="fused")) is Verdict.SPOOF
-    assert flat.verdict(CFG.replace(decision="planarity")) is Verdict.SPOOF
+    assert flat.verdict(CFG.replace(decision="motion")) is Verdict.SPOOF
     assert record("live", 90).verdict(CFG.replace(decision="fused")) is Verdict.LIVE
+    assert record("live", 90).verdict(CFG.replace(decision="motion")) is Verdict.UNDECIDED
+
+
+def test_texture_threshold_is_what_fused_calibration_tunes():
+    records = [record("live", 40, "A", texture=0.8), record("attack", 40, "A", "replay", texture=0.3),
+               record("live", 40, "B", texture=0.7), record("attack", 40, "B", "replay", texture=0.6)]
+    fused = CFG.replace(decision="fused")
+    threshold = calibrate(records, fused)
+    assert 0.6 <= threshold < 0.7
+    assert metrics(records, fused.replace(texture_threshold=threshold)).acer == 0.0
 
 
 def test_calibration_and_leave_one_subject_out():
@@ -87,8 +101,9 @@ def test_evaluate_and_calibrate_commands(synthetic_manifest, tmp_path, capsys):
     assert main(["calibrate", str(synthetic_manifest), "--out", str(config), "--quiet"]) == 0
     data = json.loads(config.read_text())
     assert data["calibration"]["manifest_sha256"] and data["config"]["preset"] == "default+calibrated"
-    live, photo, screen = (c["score"] for c in summary["clips"])
-    assert max(photo, screen) < data["config"]["threshold"] < live
+    assert data["calibration"]["field"] == "texture_threshold"
+    live, photo, screen = summary["clips"]
+    assert (live["verdict"], photo["motion_verdict"], screen["motion_verdict"]) == ("live", "spoof", "spoof")
 
 
 def test_graph_scorer_gives_the_reference_evidence():

@@ -13,8 +13,11 @@ OUTPUTS = {"score": ((), tf.float32), "is_live": ((), tf.bool), "valid": ((), tf
            "landmark_hist": ((10,), tf.float32), "eye_hist": ((10,), tf.float32),
            "landmark_vectors": ((), tf.int32), "eye_vectors": ((), tf.int32),
            "landmark_flow": ((68, 2), tf.float32), "landmark_status": ((68,), tf.bool),
-           "eye_boxes": ((2, 4), tf.float32), "planarity": ((), tf.float32),
-           "planarity_valid": ((), tf.bool), "motion": ((), tf.float32)}
+           "eye_boxes": ((2, 4), tf.float32), "sigma": ((), tf.float32),
+           "sigma_valid": ((), tf.bool), "motion": ((), tf.float32),
+           "plane_residual": ((), tf.float32), "motion_judged": ((), tf.bool),
+           "planar": ((), tf.bool), "points_kept": ((), tf.int32), "texture": ((), tf.float32),
+           "texture_used": ((), tf.bool)}
 
 
 @pytest.fixture(scope="session")
@@ -48,19 +51,26 @@ def test_module_matches_the_reference_pair_by_pair(default_module):
         if ref.score is not None:
             assert out["score"][i] == pytest.approx(ref.score, abs=1e-3)
             assert out["is_live"][i] == ref.is_live
-        assert_same_planarity(out, i, ref)
+        assert_same_motion(out, i, ref)
 
 
-def assert_same_planarity(out, i, ref):
-    assert out["planarity_valid"][i] == (ref.planarity is not None)
+def assert_same_motion(out, i, ref):
+    """The motion cue of the graph against the reference: σ and motion to float rounding, the
+    homography residual to the difference between Gauss-Newton and OpenCV's Levenberg-Marquardt
+    refinement (both converge on the same least-squares fit)."""
+    assert out["points_kept"][i] == ref.points_kept
+    assert out["sigma_valid"][i] == (ref.sigma is not None)
+    if ref.sigma is not None:
+        assert out["sigma"][i] == pytest.approx(ref.sigma, rel=1e-3)
     assert out["motion"][i] == pytest.approx(ref.motion, abs=1e-4)
-    if ref.planarity is not None:
-        assert out["planarity"][i] == pytest.approx(ref.planarity, abs=1e-4)
+    assert out["motion_judged"][i] == ref.motion_judged
+    if ref.motion_judged:
+        assert out["plane_residual"][i] == pytest.approx(ref.plane_residual, abs=0.02)
 
 
 def test_switchable_cues_match_the_reference():
-    """Face grid, magnitude weighting and larger eye boxes: the same numbers in both paths."""
-    cfg = DEFAULT.replace(planarity_grid=4, histogram_weight="magnitude", eye_box_scale=1.5)
+    """Another face grid, magnitude weighting and larger eye boxes: the same numbers in both paths."""
+    cfg = DEFAULT.replace(motion_grid=5, histogram_weight="magnitude", eye_box_scale=1.5)
     prev, next, marks = pair_batch(cfg.crop_size, 4, seed=5)
     out = {k: v.numpy() for k, v in LivenessCheck(cfg)(prev, next, marks).items()}
     for i in range(4):
@@ -73,7 +83,7 @@ def test_switchable_cues_match_the_reference():
         assert out["valid"][i] == (ref.score is not None)
         if ref.score is not None:
             assert out["score"][i] == pytest.approx(ref.score, abs=1e-2)
-        assert_same_planarity(out, i, ref)
+        assert_same_motion(out, i, ref)
 
 
 def test_eager_equals_tf_function(small_pairs):
@@ -110,15 +120,18 @@ def test_tflite_conversion_uses_builtins_only_and_gives_the_same_numbers(small_p
     interpreter = Interpreter(model_content=blob)
     runner = interpreter.get_signature_runner()
     prev, next, marks = small_pairs
+    patches = np.random.default_rng(4).integers(0, 256, (len(prev), 2, 80, 80, 3), dtype=np.uint8)
+    context = np.ones(len(prev), np.float32)
     for i in range(len(prev)):   # the converted file has batch 1 in its first allocation
-        out = runner(prev=prev[i:i + 1], next=next[i:i + 1], landmarks=marks[i:i + 1])
-        expected = module(prev[i:i + 1], next[i:i + 1], marks[i:i + 1])
-        for name in ("valid", "is_live", "landmark_hist", "eye_hist", "landmark_status",
-                     "planarity_valid"):
+        inputs = {"prev": prev[i:i + 1], "next": next[i:i + 1], "landmarks": marks[i:i + 1],
+                  "patches": patches[i:i + 1], "patch_context": context[i:i + 1]}
+        out = runner(**inputs)
+        expected = module(**inputs)
+        for name in ("valid", "landmark_status", "motion_judged", "sigma_valid", "texture_used"):
             np.testing.assert_array_equal(out[name], expected[name].numpy(), err_msg=name)
         np.testing.assert_allclose(out["landmark_flow"], expected["landmark_flow"], atol=2e-3)
-        np.testing.assert_allclose(out["planarity"], expected["planarity"], atol=1e-3)
-        np.testing.assert_allclose(out["score"], expected["score"], atol=1e-2)
+        np.testing.assert_allclose(out["sigma"], expected["sigma"], rtol=1e-3)
+        np.testing.assert_allclose(out["texture"], expected["texture"], atol=1e-4)
 
 
 def test_configs_the_graph_cannot_run_are_refused():
