@@ -37,3 +37,24 @@ def convert_mtcnn(out_dir: Path) -> list[Path]:
         path.write_bytes(converter.convert())
         written.append(path)
     return written
+
+
+def main() -> None:
+    """``python -m export.mtcnn_tflite [--out liveness/data/mtcnn]``: rewrite the shipped files."""
+    import argparse
+
+    from liveness.paths import REPO_ROOT
+    from liveness.quiet import quiet_native_output
+
+    parser = argparse.ArgumentParser(description="MTCNN's networks as TFLite files")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "liveness" / "data" / "mtcnn")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    with quiet_native_output():
+        paths = convert_mtcnn(args.out)
+    for path in paths:
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

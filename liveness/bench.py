@@ -244,7 +244,7 @@ def stage_profile(cfg: LivenessConfig, pairs: int) -> list[tuple[str, float, int
 
     def eyes(a, b, p):
         return eye_flow(tf.cast(a, tf.float32), tf.cast(b, tf.float32),
-                        eye_boxes(p, cfg.eye_min_box_px, cfg.eye_box_scale), cfg)[0]
+                        eye_boxes(p, cfg.eye_min_box_px, cfg.eye_box_scale)[0], cfg)[0]
 
     def pyramids(a, b, p):
         levels = lk_levels(size, cfg.lk_window, cfg.lk_max_level)

@@ -8,6 +8,8 @@ file, bad video, unknown preset) print one ``liveness: error: ...`` line and exi
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
 import sys
 from pathlib import Path
@@ -29,17 +31,24 @@ def build_config(args: argparse.Namespace) -> LivenessConfig:
 def run_check(videos: list[str], cfg: LivenessConfig, *, json_path: Path | None = None,
               report_path: Path | None = None, out_dir: Path | None = None,
               quiet: bool = False) -> list:
-    """Check each video, print one verdict line per clip, write the JSON and report files."""
+    """Check each video; print one verdict line per clip (to stderr when the JSON goes to
+    stdout, ``json_path`` = ``-``), write the JSON and report files, warn about damaged files."""
     from liveness.clip import ClipChecker
     from liveness.report import write_report
     from liveness.synthetic import KINDS, synthetic_clip
-    from liveness.video import probe, read_video
+    from liveness.video import DecodeReport, probe, read_video
 
-    if len(videos) > 1 and (json_path or report_path):
-        raise ValueError("--json and --report take one video; use --out-dir for several")
+    if len(videos) > 1 and report_path:
+        raise ValueError("--report takes one video; use --out-dir for several")
+    if len(videos) > 1 and json_path and str(json_path) != "-":
+        raise ValueError("--json FILE takes one video; use --json - (a JSON list on stdout) or "
+                         "--out-dir for several")
+    to_stdout = json_path is not None and str(json_path) == "-"
+    lines = sys.stderr if to_stdout else sys.stdout
     checker = ClipChecker(cfg)
     verdicts = []
     for video in videos:
+        decoding = None
         if video.startswith("synthetic:"):
             kind = video.split(":", 1)[1]
             if kind not in KINDS:
@@ -49,12 +58,17 @@ def run_check(videos: list[str], cfg: LivenessConfig, *, json_path: Path | None 
             fps, total = 30.0, len(frames)
         else:
             info = probe(video)
-            frames, fps, total = read_video(video), info.fps, info.claimed_frames
+            decoding = DecodeReport(info.claimed_frames)
+            frames, fps, total = read_video(video, decoding), info.fps, info.claimed_frames
         result = checker.check(frames, source=video, fps=fps, total=total, quiet=quiet)
         verdict = result.verdict
-        print(f"{video}: {verdict.summary()}")
+        if decoding is not None:
+            verdict = dataclasses.replace(verdict, decoding=decoding.to_dict())
+            if (warning := decoding.warning(video)) is not None:
+                print(f"liveness: warning: {warning}", file=sys.stderr)
+        print(f"{video}: {verdict.summary()}", file=lines)
         stem = Path(video.replace("synthetic:", "synthetic_")).stem
-        targets = [(json_path, report_path)]
+        targets = [(None if to_stdout else json_path, report_path)]
         if out_dir:
             targets.append((out_dir / f"{stem}.json", out_dir / f"{stem}.png"))
         for js, png in targets:
@@ -64,6 +78,9 @@ def run_check(videos: list[str], cfg: LivenessConfig, *, json_path: Path | None 
             if png:
                 write_report(result, png)
         verdicts.append(verdict)
+    if to_stdout:
+        data = [v.to_dict() for v in verdicts]
+        print(json.dumps(data[0] if len(data) == 1 else data, indent=1))
     return verdicts
 
 
@@ -113,10 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("videos", nargs="+", metavar="VIDEO",
                        help="video file, or synthetic:live / synthetic:photo / synthetic:screen")
     _add_config_arguments(check)
-    check.add_argument("--json", type=Path, help="write the verdict with its evidence here")
+    check.add_argument("--json", type=Path, help="write the verdict with its evidence here; "
+                       "'-' prints it on stdout (the verdict lines then go to stderr)")
     check.add_argument("--report", type=Path, help="write the report picture (PNG) here")
     check.add_argument("--out-dir", type=Path, help="write <clip>.json and <clip>.png per clip")
-    check.add_argument("--quiet", action="store_true", help="no progress bar")
+    check.add_argument("--quiet", action="store_true", help="no progress bar (none is shown "
+                       "when stderr is not a terminal either)")
 
     demo = sub.add_parser("demo", help="check the built-in synthetic clips (no data needed)")
     _add_config_arguments(demo)
@@ -169,7 +188,20 @@ def main(argv: list[str] | None = None) -> int:
     parity.add_argument("--preset", default="default", choices=PRESET_NAMES)
     parity.add_argument("--quiet", action="store_true")
 
+    for command in sub.choices.values():
+        command.add_argument("--verbose", action="store_true",
+                             help="let TensorFlow's and the converter's own lines through")
     args = parser.parse_args(argv)
+    if args.verbose:
+        import liveness.quiet
+
+        liveness.quiet.VERBOSE = True
+    if hasattr(args, "quiet") and not sys.stderr.isatty():
+        args.quiet = True   # progress bars only on a terminal: redirected output stays clean
+    if args.command in ("export", "parity", "bench") or getattr(args, "backend", "") == "graph":
+        from liveness.quiet import import_tensorflow
+
+        import_tensorflow()
     try:
         if args.command in ("check", "demo"):
             cfg = build_config(args)
@@ -208,9 +240,12 @@ def main(argv: list[str] | None = None) -> int:
                 cfg = preset(args.preset)
             if args.crop_size is not None:
                 cfg = cfg.replace(crop_size=args.crop_size)
-            result = export_all(args.out, cfg, args.version, calibration=calibration)
-            for path in (result.saved_model, result.tflite, result.tflite_fp16, *result.mtcnn,
-                         result.manifest):
+            from liveness.quiet import quiet_native_output
+
+            with quiet_native_output():   # the converter prints dozens of lines
+                result = export_all(args.out, cfg, args.version, calibration=calibration)
+            for path in (result.saved_model, result.tflite, result.tflite_fp16, result.texture,
+                         *result.mtcnn, result.manifest):
                 print(f"wrote {path}")
         elif args.command == "fetch-facemesh":
             from liveness.landmarks.facemesh import fetch_model
@@ -219,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError, OSError, ImportError) as error:
         print(f"liveness: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("liveness: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -23,6 +23,7 @@ from tqdm import tqdm
 from liveness.config import LivenessConfig
 from liveness.crop import CropWindow
 from liveness.detect import FaceDetector
+from liveness.lite_mtcnn import LiteMTCNN
 from liveness.geometry import fit_similarity
 from liveness.landmarks import LandmarkBackend, landmark_backend
 from liveness.reference import PairEvidence, check_pair
@@ -80,17 +81,18 @@ class ClipResult:
 
 
 class ClipChecker:
-    """Runs the check over clips with one detector, landmark backend and pair scorer (loaded once).
-
-    The scorer defaults to the OpenCV reference (``liveness.reference.check_pair``); the LiteRT
-    demo passes its TFLite scorer and MTCNN, and runs this same loop.
+    """Runs the check over clips with one detector, landmark backend, pair scorer and texture
+    model (loaded once). Defaults: MTCNN on LiteRT (``liveness.lite_mtcnn``), the OpenCV
+    reference pair check and the shipped ``texture.tflite`` — no TensorFlow. The LiteRT demo
+    passes the exported files and runs this same loop.
     """
 
     def __init__(self, cfg: LivenessConfig, detector: FaceDetector | None = None,
                  landmarks: LandmarkBackend | None = None, scorer: PairScorer = check_pair,
                  texture: TextureModel | None = None) -> None:
         self.cfg = cfg
-        self.detector = detector or FaceDetector(cfg.min_face_px, cfg.min_face_confidence)
+        self.detector = detector or LiteMTCNN(min_face_px=cfg.min_face_px,
+                                              min_confidence=cfg.min_face_confidence)
         self.landmarks = landmarks or landmark_backend(cfg.landmarks)
         self.scorer = scorer
         self.texture = texture or TextureScorer()
@@ -99,14 +101,13 @@ class ClipChecker:
     def check(self, frames: Iterable[np.ndarray], *, source: str = "", fps: float | None = None,
               total: int | None = None, quiet: bool = True,
               record: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
-              observer: FrameObserver | None = None, decoding: dict | None = None) -> ClipResult:
+              observer: FrameObserver | None = None) -> ClipResult:
         """Check a clip of RGB frames (``[H, W, 3]`` uint8; grey and RGBA are converted).
 
         ``record``, when given, receives ``(prev_crop, next_crop, crop_landmarks)`` for every pair
         with a face: exactly what the scorer scored (used by ``liveness parity``). ``observer``,
         when given, is called per taken frame with ``(index, rgb, landmarks or None, the pair
-        ending at this frame or None)`` (used for overlay videos). ``decoding`` (what the video
-        decoder reported) is copied into the verdict.
+        ending at this frame or None)`` (used for overlay videos).
 
         Raises ``ValueError`` for an empty clip or frames that change size, ``TypeError`` for a
         wrong dtype. Everything else is a :class:`ClipVerdict`, possibly ``undecided``.
@@ -150,7 +151,7 @@ class ClipChecker:
         if taken == 0:
             raise ValueError(f"{source or 'clip'}: no frames (expected at least two decodable frames)")
         verdict = aggregate(pairs, cfg, frames=index + 1, source=source, fps=fps,
-                            texture=texture, decoding=decoding)
+                            texture=texture)
         return ClipResult(verdict, snapshots, self._timer.summary(), *self._example)
 
     def _texture(self, index: int, rgb: np.ndarray, landmarks: np.ndarray) -> FrameTexture:
@@ -251,8 +252,7 @@ def face_outcome(pairs: list[PairResult]) -> Reason | None:
 
 
 def aggregate(pairs: list[PairResult], cfg: LivenessConfig, *, frames: int, source: str = "",
-              fps: float | None = None, texture: list[FrameTexture] = (),
-              decoding: dict | None = None) -> ClipVerdict:
+              fps: float | None = None, texture: list[FrameTexture] = ()) -> ClipVerdict:
     """The clip verdict from its pair results and per-frame texture (``liveness.cues``)."""
     evidence = clip_evidence(pairs, texture)
     verdict, reason, opinions = decide(evidence, cfg)
@@ -261,8 +261,7 @@ def aggregate(pairs: list[PairResult], cfg: LivenessConfig, *, frames: int, sour
         verdict, reason = Verdict.UNDECIDED, missing
     return ClipVerdict(verdict=verdict, reason=reason, decision=cfg.decision, cues=opinions,
                        preset=cfg.preset, frames=frames, pairs=tuple(pairs),
-                       texture=tuple(texture), source=source, fps=fps,
-                       decoding=dict(decoding or {}), config=cfg.to_dict())
+                       texture=tuple(texture), source=source, fps=fps, config=cfg.to_dict())
 
 
 class _StageTimer:

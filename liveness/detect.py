@@ -44,7 +44,7 @@ class FaceDetector:
     """MTCNN face detector with the size and confidence policy. The network loads on first use.
 
     The policy, scaling and coordinate mapping live in :meth:`detect`; :meth:`_detect_rows` runs
-    the detector itself (``mobile_demo.detector.LiteMTCNN`` overrides it with LiteRT).
+    the detector itself (``liveness.lite_mtcnn.LiteMTCNN`` overrides it with LiteRT, and is the default).
     """
 
     def __init__(self, min_face_px: int = 40, min_confidence: float = 0.9) -> None:

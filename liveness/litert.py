@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from liveness.quiet import quiet_native_output
+
 
 def make_interpreter(model_path: str | Path, threads: int | None = None, *, allocate: bool = True):
     """A LiteRT interpreter for ``model_path``, its tensors allocated unless ``allocate`` is False
@@ -23,7 +25,8 @@ def make_interpreter(model_path: str | Path, threads: int | None = None, *, allo
         except ImportError:
             raise ImportError("no LiteRT runtime: pip install ai-edge-litert "
                               "(or the older tflite-runtime)") from None
-    interpreter = Interpreter(model_path=str(path), num_threads=threads)
-    if allocate:
-        interpreter.allocate_tensors()
+    with quiet_native_output(stdout=False):   # LiteRT's "Created ... XNNPACK delegate" line
+        interpreter = Interpreter(model_path=str(path), num_threads=threads)
+        if allocate:
+            interpreter.allocate_tensors()
     return interpreter

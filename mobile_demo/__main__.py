@@ -20,7 +20,7 @@ from pathlib import Path
 from liveness.clip import ClipChecker
 from liveness.landmarks import landmark_backend
 from liveness.texture import TextureScorer
-from mobile_demo.detector import LiteMTCNN
+from liveness.lite_mtcnn import LiteMTCNN
 from mobile_demo.lite_check import LiteScorer, ModelError, config_from_manifest, load_manifest
 from mobile_demo.overlay import OverlayWriter
 from mobile_demo.sources import open_video, read_camera, read_nv21

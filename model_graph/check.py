@@ -25,6 +25,8 @@ def check_pair(prev: tf.Tensor, next: tf.Tensor, landmarks: tf.Tensor,
         prev, next: ``[B, S, S]`` uint8 (or float 0..255) grey crops of the same window.
         landmarks: ``[B, 68, 2]`` float32 (x, y) in ``prev``'s crop pixels, iBUG order. Points far
             outside the crop are clamped to within two crop sizes of it; they are not tracked.
+            A non-finite point is an untracked point; an eyeball box with a non-finite corner is
+            all zeros and holds no vector; no output is ever NaN.
         cfg: the configuration.
 
     Returns:
@@ -39,9 +41,15 @@ def check_pair(prev: tf.Tensor, next: tf.Tensor, landmarks: tf.Tensor,
     size = float(prev.shape[1])
     a = tf.cast(prev, tf.float32)
     b = tf.cast(next, tf.float32)
-    points = tf.clip_by_value(tf.cast(landmarks, tf.float32), -2.0 * size, 3.0 * size)
-    points = tf.concat([points, face_grid(points, cfg.motion_grid)], 1)
+    landmarks = tf.cast(landmarks, tf.float32)
+    finite = tf.reduce_all(tf.math.is_finite(landmarks), -1)                  # [B, 68]
+    marks = tf.clip_by_value(tf.where(finite[..., None], landmarks, 0.0), -2.0 * size, 3.0 * size)
+    grid, grid_ok = face_grid(marks, cfg.motion_grid, finite)
+    points = tf.concat([marks, grid], 1)
+    trusted = tf.concat([finite, tf.tile(grid_ok[:, None], [1, cfg.motion_grid ** 2])], 1)
     face_flow, kept = landmark_flow(a, b, points, cfg)
+    kept = kept & trusted
+    face_flow = tf.where(kept[..., None], face_flow, 0.0)
     if cfg.forward_backward:
         moved = points + face_flow
         back, back_status = landmark_flow(b, a, moved, cfg)
@@ -50,8 +58,9 @@ def check_pair(prev: tf.Tensor, next: tf.Tensor, landmarks: tf.Tensor,
         face_flow = tf.where(kept[..., None], face_flow, 0.0)
     motion = motion_evidence(points, face_flow, kept, cfg)
     flow, status = face_flow[:, :N_LANDMARKS], kept[:, :N_LANDMARKS]
-    boxes = eye_boxes(points[:, :N_LANDMARKS], cfg.eye_min_box_px, cfg.eye_box_scale)
+    boxes, boxes_ok = eye_boxes(marks, cfg.eye_min_box_px, cfg.eye_box_scale, finite)
     dense, mask = eye_flow(a, b, boxes, cfg)
+    mask = mask & boxes_ok[:, :, None, None]
 
     lm_mag, lm_ang = cart_to_polar(flow)
     eye_mag, eye_ang = cart_to_polar(dense)

@@ -28,30 +28,43 @@ def landmark_flow(prev: tf.Tensor, next: tf.Tensor, points: tf.Tensor,
     return tf.where(status[..., None], moved - points, 0.0), status
 
 
-def eye_boxes(landmarks: tf.Tensor, min_size: float, scale: float = 1.0) -> tf.Tensor:
-    """``[B, 2, 4]`` eyeball boxes ``(x0, y0, x1, y1)`` from ``[B, 68, 2]`` landmarks.
+def eye_boxes(landmarks: tf.Tensor, min_size: float, scale: float = 1.0,
+              finite: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
+    """``[B, 2, 4]`` eyeball boxes ``(x0, y0, x1, y1)`` from ``[B, 68, 2]`` landmarks, and
+    ``[B, 2]`` bool: the box's corners are finite (``finite [B, 68]``; all when not given).
 
     The formula of ``liveness.conventions.eye_boxes``: corners 37/40 and 43/46, scaled by
-    ``scale`` about their centre, grown to at least ``min_size`` per side.
+    ``scale`` about their centre, grown to at least ``min_size`` per side. A box with a
+    non-finite corner is all zeros.
     """
-    boxes = []
+    boxes, valid = [], []
     for a, b in EYE_BOX_CORNERS:
         lo = tf.minimum(landmarks[:, a], landmarks[:, b])
         hi = tf.maximum(landmarks[:, a], landmarks[:, b])
         centre = (lo + hi) * 0.5
         half = tf.maximum((hi - lo) * (0.5 * scale), min_size * 0.5)
-        boxes.append(tf.concat([centre - half, centre + half], -1))
-    return tf.stack(boxes, 1)
+        ok = tf.ones_like(lo[:, 0], tf.bool) if finite is None else finite[:, a] & finite[:, b]
+        boxes.append(tf.where(ok[:, None], tf.concat([centre - half, centre + half], -1), 0.0))
+        valid.append(ok)
+    return tf.stack(boxes, 1), tf.stack(valid, 1)
 
 
-def face_grid(landmarks: tf.Tensor, size: int) -> tf.Tensor:
-    """``[B, size * size, 2]`` grid points inside the face; the formula of ``conventions.face_grid``."""
+def face_grid(landmarks: tf.Tensor, size: int,
+              finite: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
+    """``[B, size * size, 2]`` grid points inside the face (the formula of
+    ``conventions.face_grid``, over the finite inner points) and ``[B]`` bool: any inner point
+    was finite (else the grid is all zeros and must not be tracked)."""
     inner = landmarks[:, 17:N_LANDMARKS]
-    lo, hi = tf.reduce_min(inner, 1), tf.reduce_max(inner, 1)              # [B, 2]
+    ok = tf.ones_like(inner[..., 0], tf.bool) if finite is None else finite[:, 17:N_LANDMARKS]
+    lo = tf.reduce_min(tf.where(ok[..., None], inner, 1e9), 1)             # [B, 2]
+    hi = tf.reduce_max(tf.where(ok[..., None], inner, -1e9), 1)
+    any_ok = tf.reduce_any(ok, -1)
+    lo = tf.where(any_ok[:, None], lo, 0.0)
+    hi = tf.where(any_ok[:, None], hi, 0.0)
     steps = (np.arange(size, dtype=np.float32) + np.float32(0.5)) / np.float32(size)
     xs = lo[:, 0:1] + steps * (hi[:, 0:1] - lo[:, 0:1])                   # [B, size]
     ys = lo[:, 1:2] + steps * (hi[:, 1:2] - lo[:, 1:2])
-    return tf.stack([tf.tile(xs, [1, size]), tf.repeat(ys, size, axis=1)], -1)
+    return tf.stack([tf.tile(xs, [1, size]), tf.repeat(ys, size, axis=1)], -1), any_ok
 
 
 def eye_flow(prev: tf.Tensor, next: tf.Tensor, boxes: tf.Tensor,

@@ -25,7 +25,7 @@ from liveness.detect import FaceDetector
 from liveness.paths import shared_data
 from liveness.video import read_video
 from mobile_demo.__main__ import run as run_demo
-from mobile_demo.detector import LiteMTCNN
+from liveness.lite_mtcnn import LiteMTCNN
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -15,7 +15,7 @@ from liveness.config import preset
 from liveness.detect import FaceDetector
 from liveness.synthetic import base_frame, synthetic_clip
 from mobile_demo.__main__ import main, run
-from mobile_demo.detector import LiteMTCNN
+from liveness.lite_mtcnn import LiteMTCNN
 from mobile_demo.lite_check import LiteScorer, load_manifest
 from mobile_demo.sources import read_nv21, write_nv21
 from tests.test_export import GOLDEN

@@ -1,4 +1,6 @@
-"""MTCNN on LiteRT: the three exported networks plus the pipeline in numpy.
+"""MTCNN on LiteRT: the three networks as TFLite files plus the pipeline in numpy (no TensorFlow).
+
+The default detector of the host pipeline and of the LiteRT demo.
 
 The same algorithm and constants as the ``mtcnn`` package (1.0.0), which the host pipeline uses,
 so both find the same faces (measured in docs/mobile_demo.md): an image pyramid for P-Net
@@ -19,6 +21,8 @@ from liveness.detect import MTCNN_MIN_FACE, FaceDetector
 from liveness.litert import make_interpreter
 
 PNET_THRESHOLD, RNET_THRESHOLD, ONET_THRESHOLD = 0.6, 0.7, 0.8
+#: The shipped networks (``python -m export.mtcnn_tflite`` writes them; NOTICE beside them).
+MODEL_DIR = Path(__file__).resolve().parent / "data" / "mtcnn"
 SCALE_FACTOR, CELL, STRIDE = 0.709, 12, 2
 
 
@@ -26,8 +30,8 @@ class LiteMTCNN(FaceDetector):
     """Face detector on ``mtcnn_{pnet,rnet,onet}.tflite``, with the host's size/confidence policy
     (``FaceDetector.detect``); only the networks and the steps around them are replaced."""
 
-    def __init__(self, model_dir: Path, *, threads: int | None = None, min_face_px: int = 40,
-                 min_confidence: float = 0.9) -> None:
+    def __init__(self, model_dir: Path = MODEL_DIR, *, threads: int | None = None,
+                 min_face_px: int = 40, min_confidence: float = 0.9) -> None:
         super().__init__(min_face_px, min_confidence)
         self.pnet = make_interpreter(model_dir / "mtcnn_pnet.tflite", threads, allocate=False)
         self.rnet = make_interpreter(model_dir / "mtcnn_rnet.tflite", threads)
