@@ -108,7 +108,11 @@ class LivenessConfig:
     motion_min_points: int = 12
     """A pair with fewer kept points is not judged by the plane test."""
     motion_judge_sigma: float = 10.0
-    """A pair is judged when the kept points' median motion is at least this x σ."""
+    """A pair is judged when the kept points' median motion is at least this x σ ..."""
+    motion_min_px: float = 0.5
+    """... and at least this many crop pixels: under it a face's depth relief would move the nose
+    against the cheeks by hundredths of a pixel, so a still live face (or a shaking camera) cannot
+    be told from a print (docs/decisions.md)."""
     plane_residual_sigma: float = 1.75
     """A judged pair is planar evidence when the homography explains its flow to a median
     distance of at most this x σ."""
@@ -204,7 +208,7 @@ def _check_config(cfg: LivenessConfig) -> None:
     if cfg.motion_min_points < 8:
         raise ValueError(f"motion_min_points must be at least 8 (a homography has 8 unknowns), "
                          f"got {cfg.motion_min_points}")
-    for name in ("fb_max_ratio", "fb_floor_px", "sigma_floor_px", "motion_judge_sigma",
+    for name in ("fb_max_ratio", "fb_floor_px", "sigma_floor_px", "motion_judge_sigma", "motion_min_px",
                  "plane_residual_sigma"):
         if not getattr(cfg, name) > 0:
             raise ValueError(f"{name} must be positive, got {getattr(cfg, name)}")

@@ -133,7 +133,7 @@ def motion_evidence(points: tf.Tensor, flow: tf.Tensor, kept: tf.Tensor,
     motion = masked_median(tf.sqrt(flow[..., 0] ** 2 + flow[..., 1] ** 2), kept)
     residual, finite = plane_residual(points, flow, kept)
     judged = (sigma_valid & (count >= cfg.motion_min_points)
-              & (motion >= cfg.motion_judge_sigma * sigma) & finite)
+              & (motion >= tf.maximum(cfg.motion_judge_sigma * sigma, cfg.motion_min_px)) & finite)
     ratio = tf.where(judged, residual / sigma, 0.0)
     return {"sigma": sigma, "sigma_valid": sigma_valid, "motion": motion, "plane_residual": ratio,
             "motion_judged": judged, "planar": judged & (ratio <= cfg.plane_residual_sigma),

@@ -22,6 +22,13 @@ def test_user_errors_are_one_line_and_status_2(tmp_path, capsys):
     assert main(["check", str(tmp_path / "missing.mp4"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("liveness: error:") and "no such file" in err and "Traceback" not in err
+    assert main(["check", str(tmp_path), "--quiet"]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    garbage = tmp_path / "x.mp4"
+    garbage.write_bytes(b"not a video" * 100)
+    assert main(["check", str(garbage), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("liveness: error:")   # no FFmpeg lines
     assert main(["check", "synthetic:print", "--quiet"]) == 2
     assert "synthetic:live" in capsys.readouterr().err
     assert main(["check", "synthetic:live", "--threshold", "300", "--quiet"]) == 2
@@ -44,3 +51,24 @@ def test_parity_command_on_synthetic_pairs(tmp_path, capsys):
     assert "MISS" not in printed, printed
     page = out.read_text()
     assert "| synthetic:live | 6 |" in page and "| synthetic:photo | 6 |" in page
+
+
+def test_scripts_read_the_verdict_from_json_on_stdout(capsys):
+    """The README's contract: ``--json -`` prints the verdict object on stdout, nothing else."""
+    assert main(["check", "synthetic:photo", "--json", "-", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)
+    assert data["verdict"] == "spoof" and data["cues"]["motion"]["opinion"] == "spoof"
+    assert "synthetic:photo: spoof" in captured.err
+    assert main(["check", "synthetic:photo", "synthetic:live", "--json", "-", "--quiet"]) == 0
+    both = json.loads(capsys.readouterr().out)
+    assert [v["verdict"] for v in both] == ["spoof", "live"]
+
+
+def test_check_runs_without_tensorflow():
+    """The OpenCV path, MTCNN and texture on LiteRT: no TensorFlow import, no start-up lines."""
+    code = ("import sys; from liveness.cli import main; main(['check', 'synthetic:photo']); "
+            "print('tensorflow' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip().endswith("False")
+    assert result.stderr == "", result.stderr   # no progress bar off a terminal, no library lines

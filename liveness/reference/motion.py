@@ -11,7 +11,8 @@ of the pair's own flow noise σ, and otherwise has no opinion:
   the variance), σ = the root mean square of the two axes, floored at ``sigma_floor_px``.
 - **Forward-backward filter**: a point is kept when LK tracked it both ways and its round-trip error
   is at most ``max(fb_max_ratio x the median error, fb_floor_px)``.
-- **Judged** when the kept points' median motion is at least ``motion_judge_sigma`` σ;
+- **Judged** when the kept points' median motion is at least ``motion_judge_sigma`` σ and
+  ``motion_min_px`` (sub-pixel tremor is never evidence);
   **planar** when a least-squares homography (``cv2.findHomography``, method 0) explains the kept
   points' flow to a median distance of at most ``plane_residual_sigma`` σ.
 """
@@ -108,7 +109,8 @@ def motion_evidence(points: np.ndarray, flow: np.ndarray, kept: np.ndarray,
     sigma = flow_noise(flow[grid], kept[grid], cfg)
     count = int(kept.sum())
     motion = float(np.median(np.linalg.norm(flow[kept], axis=1))) if count else 0.0
-    if sigma is None or count < cfg.motion_min_points or motion < cfg.motion_judge_sigma * sigma:
+    if (sigma is None or count < cfg.motion_min_points
+            or motion < max(cfg.motion_judge_sigma * sigma, cfg.motion_min_px)):
         return MotionEvidence(sigma, motion, None, False, False, count)
     residual = plane_residual(points[kept], flow[kept])
     if residual is None:
