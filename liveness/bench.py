@@ -20,6 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+#: The texture inputs of one pair (the exported pair check always runs the texture networks).
+BLANK_TEXTURE = {"patches": np.zeros((1, 2, 80, 80, 3), np.uint8),
+                 "patch_context": np.ones(1, np.float32)}
+
 from liveness.config import LivenessConfig, preset
 
 CROP_SIZES = (96, 128, 160, 192, 256)
@@ -74,7 +78,7 @@ def latency_rows(cfg: LivenessConfig, pairs: int, workdir: Path) -> tuple[list[t
     tf.saved_model.save(module, str(saved), signatures={"serving_default": module.check.get_concrete_function()})
     served = tf.saved_model.load(str(saved)).signatures["serving_default"]
     rows.append(("SavedModel (reloaded)", time_calls(
-        lambda i: served(prev=one[i][0], next=one[i][1], landmarks=one[i][2]), n)))
+        lambda i: served(prev=one[i][0], next=one[i][1], landmarks=one[i][2], **BLANK_TEXTURE), n)))
     sizes = {}
     for label, fp16 in (("float32", False), ("float16", True)):
         converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
@@ -88,7 +92,7 @@ def latency_rows(cfg: LivenessConfig, pairs: int, workdir: Path) -> tuple[list[t
         for threads in (1, 2):
             runner = Interpreter(model_content=blob, num_threads=threads).get_signature_runner()
             rows.append((f"TFLite {label}, {threads} thread{'s' * (threads > 1)}", time_calls(
-                lambda i: runner(prev=one[i][0], next=one[i][1], landmarks=one[i][2]), n)))
+                lambda i: runner(prev=one[i][0], next=one[i][1], landmarks=one[i][2], **BLANK_TEXTURE), n)))
     return [(name, float(np.median(t)), float(np.percentile(t, 90))) for name, t in rows], sizes
 
 
@@ -107,7 +111,8 @@ def throughput_rows(cfg: LivenessConfig, workdir: Path, batches: tuple[int, ...]
         pick = np.arange(batch) % len(prev)
         args = (prev[pick], next[pick], marks[pick])
         rates = []
-        for run in (lambda: served(prev=args[0], next=args[1], landmarks=args[2]),
+        texture = {k: np.repeat(v, batch, axis=0) for k, v in BLANK_TEXTURE.items()}
+        for run in (lambda: served(prev=args[0], next=args[1], landmarks=args[2], **texture),
                     lambda: compiled(*args)):
             ms = time_calls(lambda _i: run(), 3, warmup=1)
             rates.append(batch / (np.median(ms) / 1000))
@@ -192,7 +197,7 @@ def memory_probe(path: str, workdir: str, config_json: str) -> None:
         file = Path(workdir) / f"liveness_{cfg.crop_size}_float32.tflite"
         runner = make_interpreter(file, threads=1).get_signature_runner("serving_default")
         for i in range(len(prev)):
-            runner(prev=prev[i:i + 1], next=next[i:i + 1], landmarks=marks[i:i + 1])
+            runner(prev=prev[i:i + 1], next=next[i:i + 1], landmarks=marks[i:i + 1], **BLANK_TEXTURE)
     else:
         import tensorflow as tf
 
@@ -205,7 +210,8 @@ def memory_probe(path: str, workdir: str, config_json: str) -> None:
             call = LivenessCheck(cfg, jit_compile=path.startswith("XLA")).check
         for i in range(len(prev)):
             call(prev=tf.constant(prev[i:i + 1]), next=tf.constant(next[i:i + 1]),
-                 landmarks=tf.constant(marks[i:i + 1]))
+                 landmarks=tf.constant(marks[i:i + 1]),
+                 **{k: tf.constant(v) for k, v in BLANK_TEXTURE.items()})
     print(f"{own_peak_rss_mb():.1f}")
 
 

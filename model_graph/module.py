@@ -99,7 +99,9 @@ class LivenessCheck(tf.Module):
         pairs = check_pair(frames[:-1], frames[1:], landmarks[:-1], self.cfg)
         real = tf.range(n - 1) < count - 1
         pairs = {k: _mask(k, v, same & real) for k, v in pairs.items()}
-        texture = self._texture(_fit(patches, count), _fit(patch_context, count))
+        frames_n = tf.maximum(count, 1)                 # no frame runs on one blank patch pair
+        texture = {k: v[:count] for k, v in self._texture(_fit(patches, frames_n),
+                                                           _fit(patch_context, frames_n)).items()}
         used = texture["texture_used"] & same
         too_close = (_fit(patch_context, count) > 0) & ~texture["texture_used"] & same
         clip = aggregate_clip(pairs, tf.maximum(count - 1, 0), texture["texture"], used,

@@ -115,8 +115,8 @@ def render(parity: dict, rows: list, model_dir: Path) -> str:
         one, two = demo[1], demo[2]
         stages = one["timing"]["stages"]
         det, chk = stages.get("detector", {}), stages.get("check", {})
-        ref_text = f"{reference.verdict.value} {reference.score or 0:.1f}"
-        demo_text = f"{one['verdict']} {one['score'] or 0:.1f}"
+        ref_text = reference.verdict.value + (f": {reference.reason.value}" if reference.reason else "")
+        demo_text = one["verdict"] + (f": {one['reason']}" if one["reason"] else "")
         lines.append(f"| {name} | {ref_text} | {demo_text} | "
                      f"{one['timing']['frames_per_second']:.1f} | "
                      f"{two['timing']['frames_per_second']:.1f} | "
