@@ -23,6 +23,7 @@ def build_config(args: argparse.Namespace) -> LivenessConfig:
     """The preset named by ``--preset`` with the command line's overrides applied."""
     cfg = preset(args.preset)
     overrides = {"landmarks": args.landmarks, "threshold": args.threshold,
+                 "detector": args.detector,
                  "texture_threshold": args.texture_threshold,
                  "decision": args.decision, "frame_step": args.frame_step}
     return cfg.replace(**{k: v for k, v in overrides.items() if v is not None})
@@ -148,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     landmarks.add_argument("--data", type=Path, default=shared_data() / "dlib_faces")
     landmarks.add_argument("--out", type=Path, help="write the Markdown page here")
 
-    sub.add_parser("fetch-facemesh", help="download MediaPipe's face mesh model (1.2 MB)")
+    sub.add_parser("fetch-facemesh", help="download MediaPipe's face mesh (1.2 MB) and BlazeFace "
+                   "(230 KB) models")
 
     evaluate = sub.add_parser("evaluate", help="per-clip APCER/BPCER/ACER on a labelled manifest")
     evaluate.add_argument("manifest", type=Path, help="CSV: file,label,attack_type,subject,...")
@@ -250,7 +252,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "fetch-facemesh":
             from liveness.landmarks.facemesh import fetch_model
 
-            print(f"face mesh model written to {fetch_model()}")
+            from liveness.blazeface import model_path as blazeface_path
+
+            print(f"face mesh model written to {fetch_model()}, BlazeFace to {blazeface_path()}")
     except (ValueError, TypeError, OSError, ImportError) as error:
         print(f"liveness: error: {error}", file=sys.stderr)
         return 2
@@ -339,6 +343,9 @@ def _add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
 def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="default", choices=PRESET_NAMES,
                         help="parameter preset (default: %(default)s)")
+    parser.add_argument("--detector", choices=("mtcnn", "blazeface", "auto"),
+                        help="face detector (default: the preset's, mtcnn); blazeface and auto "
+                             "need `liveness fetch-facemesh`")
     parser.add_argument("--landmarks", choices=("template", "facemesh"),
                         help="68-point landmark backend (default: the preset's, template)")
     parser.add_argument("--threshold", type=float,

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from liveness.config import LivenessConfig
 from liveness.crop import CropWindow
 from liveness.detect import FaceDetector
-from liveness.lite_mtcnn import LiteMTCNN
+from liveness.detectors import make_detector
 from liveness.geometry import fit_similarity
 from liveness.landmarks import LandmarkBackend, landmark_backend
 from liveness.reference import PairEvidence, check_pair
@@ -82,7 +82,7 @@ class ClipResult:
 
 class ClipChecker:
     """Runs the check over clips with one detector, landmark backend, pair scorer and texture
-    model (loaded once). Defaults: MTCNN on LiteRT (``liveness.lite_mtcnn``), the OpenCV
+    model (loaded once). Defaults: the config's detector on LiteRT (``liveness.detectors``), the OpenCV
     reference pair check and the shipped ``texture.tflite`` — no TensorFlow. The LiteRT demo
     passes the exported files and runs this same loop.
     """
@@ -91,8 +91,8 @@ class ClipChecker:
                  landmarks: LandmarkBackend | None = None, scorer: PairScorer = check_pair,
                  texture: TextureModel | None = None) -> None:
         self.cfg = cfg
-        self.detector = detector or LiteMTCNN(min_face_px=cfg.min_face_px,
-                                              min_confidence=cfg.min_face_confidence)
+        self.detector = detector or make_detector(cfg.detector, min_face_px=cfg.min_face_px,
+                                                  min_confidence=cfg.min_face_confidence)
         self.landmarks = landmarks or landmark_backend(cfg.landmarks)
         self.scorer = scorer
         self.texture = texture or TextureScorer()

@@ -19,6 +19,7 @@ from typing import Literal
 
 Aggregation = Literal["median", "vote"]
 LandmarkBackendName = Literal["template", "facemesh"]
+DetectorName = Literal["mtcnn", "blazeface", "auto"]
 Decision = Literal["chi_square", "motion", "texture", "fused"]
 HistogramWeight = Literal["count", "magnitude"]
 DECISIONS: tuple[str, ...] = ("chi_square", "motion", "texture", "fused")
@@ -129,7 +130,8 @@ class LivenessConfig:
     capped below this fraction of its scale because the face fills the frame. 0.25 = the 4.0x
     patch still holds the whole face box (docs/decisions.md)."""
     texture_threshold: float = 0.5
-    """The clip's texture says live when the median real-face probability is above this."""
+    """The clip's texture says live when the median real-face probability is above this (0.5:
+    upstream's rule; the ``default`` preset's is calibrated, docs/decisions.md)."""
     texture_min_frames: int = 3
     """The texture cue needs at least this many scored frames for an opinion."""
 
@@ -160,7 +162,10 @@ class LivenessConfig:
     min_face_px: int = 40
     """Faces whose MTCNN box is smaller than this on its shorter side are ignored, pixels."""
     min_face_confidence: float = 0.9
-    """Faces with a lower MTCNN confidence are ignored."""
+    """Faces with a lower MTCNN confidence are ignored (BlazeFace keeps MediaPipe's 0.5)."""
+    detector: DetectorName = "mtcnn"
+    """Face detector: ``mtcnn`` (the design's), ``blazeface`` (MediaPipe's short-range model;
+    faster) or ``auto`` (MTCNN, and BlazeFace on frames where MTCNN finds no face)."""
     landmarks: LandmarkBackendName = "template"
     """68-point landmark backend: ``template`` (mean shape fitted to MTCNN's keypoints) or
     ``facemesh`` (MediaPipe face mesh mapped to iBUG-68)."""
@@ -220,6 +225,8 @@ def _check_config(cfg: LivenessConfig) -> None:
         raise ValueError("texture_min_scale must be in (0, 1] and texture_threshold in [0, 1]")
     if not 0.5 <= cfg.eye_box_scale <= 4.0:
         raise ValueError(f"eye_box_scale must be in [0.5, 4], got {cfg.eye_box_scale}")
+    if cfg.detector not in ("mtcnn", "blazeface", "auto"):
+        raise ValueError(f"detector must be 'mtcnn', 'blazeface' or 'auto', got {cfg.detector!r}")
     if cfg.landmarks not in ("template", "facemesh"):
         raise ValueError(f"landmarks must be 'template' or 'facemesh', got {cfg.landmarks!r}")
     if not 0.0 <= cfg.threshold <= 200.0:
@@ -251,6 +258,9 @@ _PRESETS: dict[str, LivenessConfig] = {
         aggregation="median",
         min_pairs=5,
         decision="fused",
+        # `liveness calibrate ../shared/data/clips/manifest.csv` (equal error, the middle of the
+        # tied range between the highest accepted attack, 0.528, and the lowest live clip, 0.805).
+        texture_threshold=0.667,
     ),
 }
 

@@ -27,7 +27,10 @@ class Face:
     """``[4]`` float32 ``(x0, y0, x1, y1)``."""
     confidence: float
     keypoints: np.ndarray
-    """``[5, 2]`` float32 (x, y) in :data:`KEYPOINT_NAMES` order."""
+    """``[5, 2]`` float32 (x, y) in :data:`KEYPOINT_NAMES` order for MTCNN; ``[6, 2]`` in
+    ``liveness.blazeface.KEYPOINT_NAMES`` order for BlazeFace."""
+    detector: str = "mtcnn"
+    """Which detector found it (``mtcnn`` or ``blazeface``): says which keypoints it has."""
 
     @property
     def size(self) -> float:
@@ -54,10 +57,7 @@ class FaceDetector:
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
         """Faces in an ``[H, W, 3]`` uint8 RGB frame that pass the policy, largest first."""
-        if not (isinstance(rgb, np.ndarray) and rgb.dtype == np.uint8 and rgb.ndim == 3
-                and rgb.shape[2] == 3):
-            got = f"{rgb.dtype} {rgb.shape}" if isinstance(rgb, np.ndarray) else type(rgb).__name__
-            raise ValueError(f"detect expects an [H, W, 3] uint8 RGB frame, got {got}")
+        self._check_frame(rgb)
         if min(rgb.shape[:2]) < self.min_face_px:
             return []
         # Detection runs on the frame scaled so that min_face_px becomes MTCNN's default 20 px:
@@ -72,8 +72,31 @@ class FaceDetector:
             keypoints = np.stack([row[5:10], row[10:15]], axis=1)
             faces.append(Face(box=(row[0:4] / scale).astype(np.float32), confidence=float(row[4]),
                               keypoints=((keypoints + 0.5) / scale - 0.5).astype(np.float32)))
+        return self._policy(faces)
+
+    @staticmethod
+    def _check_frame(rgb: np.ndarray) -> None:
+        if not (isinstance(rgb, np.ndarray) and rgb.dtype == np.uint8 and rgb.ndim == 3
+                and rgb.shape[2] == 3):
+            got = f"{rgb.dtype} {rgb.shape}" if isinstance(rgb, np.ndarray) else type(rgb).__name__
+            raise ValueError(f"detect expects an [H, W, 3] uint8 RGB frame, got {got}")
+
+    def _policy(self, faces: list[Face]) -> list[Face]:
+        """The faces at least ``min_face_px`` on the box's shorter side and ``min_confidence``
+        sure, largest first."""
         kept = [f for f in faces if f.size >= self.min_face_px and f.confidence >= self.min_confidence]
         return sorted(kept, key=lambda f: f.area, reverse=True)
+
+
+class FallbackDetector:
+    """``auto``: the first detector's faces, or the second's on frames where the first finds none
+    (MTCNN where it finds the face, BlazeFace for the faces it misses)."""
+
+    def __init__(self, first: FaceDetector, second: FaceDetector) -> None:
+        self.first, self.second = first, second
+
+    def detect(self, rgb: np.ndarray) -> list[Face]:
+        return self.first.detect(rgb) or self.second.detect(rgb)
 
     def _detect_rows(self, rgb: np.ndarray) -> np.ndarray:
         """``[N, 15]`` rows ``x0, y0, x1, y1, confidence, 5 keypoint x, 5 keypoint y`` in ``rgb``'s

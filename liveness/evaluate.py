@@ -187,13 +187,15 @@ def _share(verdicts: list[Verdict], which: Verdict) -> float:
 
 
 def candidate_thresholds(records: list[ClipRecord], cfg: LivenessConfig) -> np.ndarray:
-    """Midpoints between consecutive distinct clip statistics of the calibrated cue, plus the ends
-    of its range."""
+    """The distinct clip statistics of the calibrated cue (a clip at exactly the threshold is
+    rejected), just below each, the midpoints between consecutive ones, and the ends of the
+    range: so a tied range of thresholds is represented by both of its edges."""
     cue, _field = CALIBRATED[cfg.decision]
     top = 200.0 if cue == "chi_square" else 1.0
     scores = np.unique([s for r in records if (s := r.cue_score(cue, cfg)) is not None])
     middle = (scores[1:] + scores[:-1]) / 2 if len(scores) > 1 else np.array([])
-    return np.unique(np.concatenate([[0.0, top], middle, np.clip(scores - 1e-6 * top, 0, top)]))
+    return np.unique(np.concatenate([[0.0, top], scores, middle,
+                                     np.clip(scores - 1e-6 * top, 0, top)]))
 
 
 def calibrate(records: list[ClipRecord], cfg: LivenessConfig,

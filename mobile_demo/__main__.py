@@ -20,7 +20,7 @@ from pathlib import Path
 from liveness.clip import ClipChecker
 from liveness.landmarks import landmark_backend
 from liveness.texture import TextureScorer
-from liveness.lite_mtcnn import LiteMTCNN
+from liveness.detectors import make_detector
 from mobile_demo.lite_check import LiteScorer, ModelError, config_from_manifest, load_manifest
 from mobile_demo.overlay import OverlayWriter
 from mobile_demo.sources import open_video, read_camera, read_nv21
@@ -28,7 +28,8 @@ from mobile_demo.sources import open_video, read_camera, read_nv21
 
 def run(source: str, model_dir: Path, *, frames=None, fps: float | None = None,
         total: int | None = None, threads: int | None = None, landmarks: str | None = None,
-        detect_every: int | None = None, overlay: Path | None = None, quiet: bool = True) -> dict:
+        detect_every: int | None = None, overlay: Path | None = None, quiet: bool = True,
+        detector_name: str | None = None) -> dict:
     """Check one clip; returns the verdict dict (``liveness check``'s JSON keys) plus ``timing``."""
     manifest = load_manifest(model_dir)
     cfg = config_from_manifest(manifest)
@@ -36,11 +37,15 @@ def run(source: str, model_dir: Path, *, frames=None, fps: float | None = None,
         cfg = cfg.replace(landmarks=landmarks)
     if detect_every:
         cfg = cfg.replace(detect_every=detect_every)
+    if detector_name:
+        cfg = cfg.replace(detector=detector_name)
     try:
-        detector = LiteMTCNN(model_dir, threads=threads, min_face_px=cfg.min_face_px,
-                             min_confidence=cfg.min_face_confidence)
+        detector = make_detector(cfg.detector, min_face_px=cfg.min_face_px,
+                                 min_confidence=cfg.min_face_confidence, mtcnn_dir=model_dir,
+                                 threads=threads)
     except FileNotFoundError as error:
-        raise ModelError(f"{error}; `liveness export` writes the MTCNN files") from None
+        raise ModelError(f"{error} (`liveness export` writes the MTCNN files, `liveness "
+                         "fetch-facemesh` BlazeFace)") from None
     checker = ClipChecker(cfg, detector=detector, landmarks=landmark_backend(cfg.landmarks),
                           scorer=LiteScorer(model_dir, manifest, threads),
                           texture=TextureScorer(model_dir / "texture.tflite", threads))
@@ -74,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-dir", type=Path, required=True, help="folder from `liveness export`")
     parser.add_argument("--threads", type=int, default=None, help="LiteRT threads (default: runtime's)")
     parser.add_argument("--landmarks", choices=("template", "facemesh"))
+    parser.add_argument("--detector", choices=("mtcnn", "blazeface", "auto"),
+                        help="face detector (default: the exported config's)")
     parser.add_argument("--detect-every", type=int, help="re-detect at least every N frames")
     parser.add_argument("--json", type=Path, help="write the verdict and timing here")
     parser.add_argument("--overlay", type=Path, help="write an overlay video (.mp4 or .avi)")
@@ -95,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             (frames, fps, total), source = open_video(args.video), str(args.video)
         out = run(source, args.model_dir, frames=frames, fps=fps, total=total, threads=args.threads,
                   landmarks=args.landmarks, detect_every=args.detect_every, overlay=args.overlay,
-                  quiet=args.quiet)
+                  quiet=args.quiet, detector_name=args.detector)
     except (ValueError, TypeError, OSError, ImportError) as error:
         print(f"mobile_demo: error: {error}", file=sys.stderr)
         return 2

@@ -31,6 +31,8 @@ MODEL_ENV = "LIVENESS_FACEMESH_MODEL"
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "data" / "face_landmark.tflite"
 WHEEL_REQUIREMENT = "mediapipe==0.10.21"
 WHEEL_MEMBER = "mediapipe/modules/face_landmark/face_landmark.tflite"
+#: BlazeFace comes out of the same wheel in the same step (``liveness.blazeface``).
+BLAZEFACE_MEMBER = "mediapipe/modules/face_detection/face_detection_short_range.tflite"
 INPUT_SIZE = 192
 ROI_SCALE = 1.5
 
@@ -41,7 +43,8 @@ def model_path() -> Path:
 
 
 def fetch_model(destination: Path | None = None) -> Path:
-    """Download the mediapipe 0.10.21 wheel (no dependencies) and extract the face mesh model."""
+    """Download the mediapipe 0.10.21 wheel (no dependencies) and extract the face mesh model and
+    BlazeFace's short-range detector beside it (one download)."""
     target = destination or model_path()
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -52,6 +55,10 @@ def fetch_model(destination: Path | None = None) -> Path:
         wheel = next(Path(tmp).glob("mediapipe-*.whl"))
         with zipfile.ZipFile(wheel) as archive:
             target.write_bytes(archive.read(WHEEL_MEMBER))
+            from liveness.blazeface import model_path as blazeface_path
+
+            blazeface = blazeface_path() if destination is None else target.parent / BLAZEFACE_MEMBER.rsplit("/", 1)[1]
+            blazeface.write_bytes(archive.read(BLAZEFACE_MEMBER))
     return target
 
 
