@@ -3,7 +3,7 @@
 Each network is wrapped in a functional Keras model with an explicit input and converted with
 ``TFLiteConverter.from_keras_model`` (converting a Keras 3 model saved inside a ``tf.Module`` can
 lose its weights; this path keeps them, and ``tests/test_export.py`` checks the values). P-Net
-takes ``[1, H, W, 3]`` of any size (resize the input before allocating), R-Net ``[N, 24, 24, 3]``,
+takes ``[1, H, W, 3]`` of any size (stored as 12 x 12; resize the input), R-Net ``[N, 24, 24, 3]``,
 O-Net ``[N, 48, 48, 3]``; inputs are RGB normalised as ``(x - 127.5) / 128``.
 """
 
@@ -15,7 +15,9 @@ import tensorflow as tf
 
 #: file name -> (stage index in mtcnn.MTCNN().stages, input shape without the batch axis, batch)
 NETWORKS = {
-    "mtcnn_pnet.tflite": (0, (None, None, 3), 1),
+    # P-Net is fully convolutional: stored at its 12 x 12 cell so the file allocates as shipped,
+    # and resized to each pyramid level before use (``resize_tensor_input``).
+    "mtcnn_pnet.tflite": (0, (12, 12, 3), 1),
     "mtcnn_rnet.tflite": (1, (24, 24, 3), None),
     "mtcnn_onet.tflite": (2, (48, 48, 3), None),
 }
