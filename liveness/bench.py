@@ -156,20 +156,27 @@ def end_to_end_rows(model_dir: Path | None) -> tuple[str, list[tuple[str, float]
     else:
         clip = synthetic_clip("live", frames=60)
         name, frames = "synthetic live clip (640x480)", lambda: iter(clip)
+    from liveness.blazeface import model_path as blazeface_model
+
     base = preset("default")
+    detectors = ("mtcnn", "blazeface") if blazeface_model().is_file() else ("mtcnn",)
     rows = []
-    for label, cfg in (("host (OpenCV path), detect every frame", base.replace(detect_every=1)),
-                       ("host (OpenCV path), detect and track", base)):
-        start = time.perf_counter()
-        verdict = ClipChecker(cfg).check(frames()).verdict
-        rows.append((label, verdict.frames / (time.perf_counter() - start)))
+    for detector in detectors:
+        for label, cfg in (("detect every frame", base.replace(detect_every=1, detector=detector)),
+                           ("detect and track", base.replace(detector=detector))):
+            start = time.perf_counter()
+            verdict = ClipChecker(cfg).check(frames()).verdict
+            rows.append((f"host (OpenCV path), {detector}, {label}",
+                         verdict.frames / (time.perf_counter() - start)))
     if model_dir is not None:
         from mobile_demo.__main__ import run as run_demo
 
-        for threads in (1, 2):
-            out = run_demo(name, model_dir, frames=frames(), threads=threads)
-            rows.append((f"LiteRT demo, detect and track, {threads} thread{'s' * (threads > 1)}",
-                         out["timing"]["frames_per_second"]))
+        for detector in detectors:
+            for threads in (1, 2):
+                out = run_demo(name, model_dir, frames=frames(), threads=threads,
+                               detector_name=detector)
+                rows.append((f"LiteRT demo, {detector}, detect and track, {threads} "
+                             f"thread{'s' * (threads > 1)}", out["timing"]["frames_per_second"]))
     return name, rows
 
 
