@@ -2,8 +2,9 @@
 
 The manifest is a CSV shaped like ``../shared/data/clips/manifest.csv``: columns ``file``,
 ``label`` (``live`` or ``attack``), ``attack_type`` (empty for live clips) and ``subject``, paths
-relative to the CSV. Each clip is checked once through the chosen backend; its pair scores and
-planarity values are kept, so any threshold can be applied afterwards without checking again.
+relative to the CSV. Each clip is checked once through the chosen backend; every cue's evidence
+(``liveness.cues.ClipEvidence``) is kept, so any threshold or decision can be applied afterwards
+without checking again.
 
 Metrics (SPEC §6), per clip: APCER of an attack type = its attacks accepted as live / its decided
 attacks; APCER = the worst type's; BPCER = live clips rejected as spoof / decided live clips;

@@ -2,7 +2,8 @@
 
 Stages: ``sampling`` (bilinear sampler, dense warp), ``pyramid`` (pyrDown, Scharr),
 ``lucas_kanade`` and ``farneback`` (the two flows), ``flow`` (the S3 stage), ``polar``,
-``histogram``, ``score``, ``decision``, ``planarity`` (the second cue), ``median`` and
-``aggregate`` (the clip rule); ``check`` composes them and ``module.LivenessCheck`` is the
-exportable ``tf.Module``. Nothing here imports cv2.
+``histogram``, ``score``, ``decision``, ``motion`` (noise, forward-backward filter, plane test),
+``texture`` (MiniFASNet), ``median`` and ``aggregate`` (the cues' opinions and their fusion);
+``check`` composes them and ``module.LivenessCheck`` is the exportable ``tf.Module``. Nothing here
+imports cv2.
 """
