@@ -137,6 +137,9 @@ def _draw_chi_square(axes, verdict) -> None:
         axes.axhline(cue.threshold, color="black", linestyle="--", label=f"threshold {cue.threshold:g}")
         if cue.score is not None:
             axes.axhline(cue.score, color="tab:blue", alpha=0.5, label=f"clip median {cue.score:.1f}")
+    if not scored:
+        axes.text(0.5, 0.5, "no pair moved enough to score", ha="center", va="center",
+                  transform=axes.transAxes, color="gray")
     axes.set_ylim(-5, 205)
     axes.set_xlabel(f"time ({unit})")
     axes.set_ylabel("chi-square score k (0 = same directions)")
