@@ -87,17 +87,6 @@ class FaceDetector:
         kept = [f for f in faces if f.size >= self.min_face_px and f.confidence >= self.min_confidence]
         return sorted(kept, key=lambda f: f.area, reverse=True)
 
-
-class FallbackDetector:
-    """``auto``: the first detector's faces, or the second's on frames where the first finds none
-    (MTCNN where it finds the face, BlazeFace for the faces it misses)."""
-
-    def __init__(self, first: FaceDetector, second: FaceDetector) -> None:
-        self.first, self.second = first, second
-
-    def detect(self, rgb: np.ndarray) -> list[Face]:
-        return self.first.detect(rgb) or self.second.detect(rgb)
-
     def _detect_rows(self, rgb: np.ndarray) -> np.ndarray:
         """``[N, 15]`` rows ``x0, y0, x1, y1, confidence, 5 keypoint x, 5 keypoint y`` in ``rgb``'s
         pixels, from the ``mtcnn`` package (subclasses run other MTCNN implementations)."""
@@ -108,3 +97,14 @@ class FallbackDetector:
         rows = self._mtcnn.detect_faces(rgb, box_format="xyxy", output_type="numpy",
                                         min_face_size=MTCNN_MIN_FACE)
         return np.asarray(rows, np.float64).reshape(-1, 16)[:, 1:]   # drop the image id
+
+
+class FallbackDetector:
+    """``auto``: the first detector's faces, or the second's on frames where the first finds none
+    (MTCNN where it finds the face, BlazeFace for the faces it misses)."""
+
+    def __init__(self, first: FaceDetector, second: FaceDetector) -> None:
+        self.first, self.second = first, second
+
+    def detect(self, rgb: np.ndarray) -> list[Face]:
+        return self.first.detect(rgb) or self.second.detect(rgb)

@@ -60,9 +60,10 @@ def test_scripts_read_the_verdict_from_json_on_stdout(capsys):
     data = json.loads(captured.out)
     assert data["verdict"] == "spoof" and data["cues"]["motion"]["opinion"] == "spoof"
     assert "synthetic:photo: spoof" in captured.err
-    assert main(["check", "synthetic:photo", "synthetic:live", "--json", "-", "--quiet"]) == 0
+    assert main(["check", "synthetic:photo", "synthetic:screen", "--json", "-", "--quiet"]) == 0
     both = json.loads(capsys.readouterr().out)
-    assert [v["verdict"] for v in both] == ["spoof", "live"]
+    assert [v["source"] for v in both] == ["synthetic:photo", "synthetic:screen"]
+    assert [v["verdict"] for v in both] == ["spoof", "spoof"]
 
 
 def test_check_runs_without_tensorflow():

@@ -91,7 +91,10 @@ def synthetic_manifest(tmp_path_factory):
 
 def test_evaluate_and_calibrate_commands(synthetic_manifest, tmp_path, capsys):
     out = tmp_path / "eval"
-    assert main(["evaluate", str(synthetic_manifest), "--out", str(out), "--quiet"]) == 0
+    # Upstream's texture rule: the synthetic live face is a re-rendered photo scoring near the
+    # calibrated 0.667 (docs/accuracy.md); at 0.5 it is live, and the attacks fall to motion.
+    assert main(["evaluate", str(synthetic_manifest), "--out", str(out), "--quiet",
+                 "--texture-threshold", "0.5"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     for key in ("acer", "apcer", "bpcer", "undecided_rate", "threshold", "clips"):
         assert key in summary
