@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from liveness.config import LivenessConfig
+from liveness.inputs import validate_batch
 from liveness.litert import make_interpreter
 from liveness.reference import PairEvidence
 
@@ -52,11 +53,12 @@ class LiteScorer:
     def __call__(self, prev: np.ndarray, next: np.ndarray, landmarks: np.ndarray,
                  cfg: LivenessConfig) -> PairEvidence:
         """The pair's evidence, with the same fields as the OpenCV reference gives."""
-        # Texture runs per frame beside the pair check (texture.tflite): blank, unused patches here.
-        out = self._runner(prev=prev[None], next=next[None],
-                           landmarks=np.asarray(landmarks, np.float32)[None],
-                           patches=np.zeros((1, 2, 80, 80, 3), np.uint8),
-                           patch_context=np.zeros(1, np.float32))
+        # Shapes and dtypes are checked before invoking (the runtime's own errors name no input);
+        # texture runs per frame beside the pair check (texture.tflite): blank, unused patches.
+        prev, next, marks, patches, context = validate_batch(
+            prev[None], next[None], np.asarray(landmarks)[None], None, None, cfg.crop_size)
+        out = self._runner(prev=prev, next=next, landmarks=marks, patches=patches,
+                           patch_context=context)
         return PairEvidence.from_graph_outputs({k: v[0] for k, v in out.items()})
 
 

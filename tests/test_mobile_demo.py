@@ -94,6 +94,10 @@ def test_bad_inputs_are_clear_errors(exported, tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--model-dir", model_dir])   # no input at all
+    scorer = LiteScorer(exported.manifest.parent, load_manifest(exported.manifest.parent))
+    crop = np.zeros((96, 96), np.uint8)                  # not the export's 160 px
+    with pytest.raises(ValueError, match=r"\[batch, 160, 160\]"):
+        scorer(crop, crop, np.zeros((68, 2), np.float32), preset("default"))
 
 
 def broken_copy(exported, tmp_path):
