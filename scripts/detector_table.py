@@ -5,8 +5,9 @@
 Every ``--every``-th frame of each clip goes through both detectors (LiteRT, 1 thread each, the
 host's size policy): faces found (frames with exactly one face, with several, with none), the IoU
 of the two boxes where both find one face, the mean time per frame, and the texture cue's
-real-face probability of that frame with the patches cut around the template landmarks fitted
-to each detector's keypoints.
+real-face probability of that frame with the patches cut around the bounding box of the template
+landmarks fitted to each detector's keypoints (the pipeline's rule) and around the detector's own
+box (the measurement behind the box rule, docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def measure(frames, detectors, landmarks, texture, every: int) -> dict:
-    stats = {name: {"one": 0, "several": 0, "none": 0, "ms": [], "texture": []} for name in detectors}
+    stats = {name: {"one": 0, "several": 0, "none": 0, "ms": [], "texture": [], "box_texture": []}
+             for name in detectors}
     ious, taken = [], 0
     for index, rgb in enumerate(frames):
         if index % every:
@@ -52,6 +54,9 @@ def measure(frames, detectors, landmarks, texture, every: int) -> dict:
                 found[name] = faces[0]
                 patches, _kept = cut_patches(rgb, landmark_box(landmarks.fit(rgb, faces[0])))
                 stats[name]["texture"].append(float(texture(patches[None])[0]))
+                x0, y0, x1, y1 = (float(v) for v in faces[0].box)
+                patches, _kept = cut_patches(rgb, np.array([x0, y0, x1 - x0, y1 - y0]))
+                stats[name]["box_texture"].append(float(texture(patches[None])[0]))
         if len(found) == 2:
             ious.append(iou(found["mtcnn"].box, found["blazeface"].box))
     return {"frames": taken, "iou": ious, **stats}
@@ -70,8 +75,9 @@ def run(clips: Path, every: int, out: Path) -> str:
              f"Every {every}th frame of each clip through both detectors with the host's policy "
              "(faces of at least 40 px; MTCNN confidence 0.9, BlazeFace MediaPipe's 0.5).", "",
              "| clip | frames | MTCNN one / several / none | BlazeFace one / several / none "
-             "| box IoU (median, min) | MTCNN ms | BlazeFace ms | texture median: MTCNN / BlazeFace |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| box IoU (median, min) | MTCNN ms | BlazeFace ms | texture median, landmark box: "
+             "MTCNN / BlazeFace | texture median, the detector's own box: MTCNN / BlazeFace |",
+             "|---|---|---|---|---|---|---|---|---|"]
     totals = {"mtcnn": [], "blazeface": []}
     for name, frames in sources:
         m = measure(frames(), detectors, landmarks, texture, every)
@@ -81,9 +87,11 @@ def run(clips: Path, every: int, out: Path) -> str:
         ious = m["iou"]
         iou_text = f"{np.median(ious):.2f}, {min(ious):.2f}" if ious else "-"
         tex = " / ".join(f"{np.median(s['texture']):.3f}" if s["texture"] else "-" for s in (a, b))
+        own = " / ".join(f"{np.median(s['box_texture']):.3f}" if s["box_texture"] else "-"
+                         for s in (a, b))
         lines.append(f"| {name} | {m['frames']} | {a['one']} / {a['several']} / {a['none']} "
                      f"| {b['one']} / {b['several']} / {b['none']} | {iou_text} "
-                     f"| {np.mean(a['ms']):.1f} | {np.mean(b['ms']):.1f} | {tex} |")
+                     f"| {np.mean(a['ms']):.1f} | {np.mean(b['ms']):.1f} | {tex} | {own} |")
     lines += ["", f"Mean time per frame over all clips: MTCNN {np.mean(totals['mtcnn']):.1f} ms, "
               f"BlazeFace {np.mean(totals['blazeface']):.1f} ms.", ""]
     page = "\n".join(lines)
