@@ -1,6 +1,5 @@
 """BlazeFace: anchors, decoding, suppression, frames of any shape, and a missing or bad model."""
 
-
 import cv2
 import numpy as np
 import pytest
