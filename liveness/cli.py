@@ -85,6 +85,13 @@ def run_check(videos: list[str], cfg: LivenessConfig, *, json_path: Path | None 
     return verdicts
 
 
+DEMO_NOTE = """What the demo shows: the three clips are renderings of one photo (scikit-image's astronaut).
+The motion cue tells them apart — no plane in the live-like clip, a plane in the print and the
+screen (motion spoof). The texture network sees a re-rendered photo in all three; it scores the
+live-like clip near its threshold, so that clip may come out spoof on texture alone. Real faces
+score 0.8-1.0 (docs/accuracy.md). Check a real recording with: liveness check VIDEO --report r.png"""
+
+
 def run_eval_landmarks(data: Path, out: Path | None) -> str:
     """Landmark error of both backends on dlib's testing annotations, as Markdown."""
     from liveness.landmarks.evaluate import evaluate_backends, markdown_table
@@ -213,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
                       report_path=getattr(args, "report", None), out_dir=args.out_dir,
                       quiet=args.quiet)
             if args.command == "demo":
-                print(f"reports and JSON in {args.out_dir}/")
+                print(f"reports and JSON in {args.out_dir}/\n{DEMO_NOTE}")
         elif args.command == "eval-landmarks":
             print(run_eval_landmarks(args.data, args.out))
         elif args.command == "parity":
