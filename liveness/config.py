@@ -27,6 +27,15 @@ DECISIONS: tuple[str, ...] = ("chi_square", "motion", "texture", "fused")
 FUSED_CUES: tuple[str, ...] = ("texture", "motion")
 
 
+def deciding_cues(decision: str) -> tuple[str, ...]:
+    """The cues a ``decision`` composes: :data:`FUSED_CUES` for ``fused``, else that one cue.
+
+    >>> deciding_cues("fused"), deciding_cues("motion")
+    (('texture', 'motion'), ('motion',))
+    """
+    return FUSED_CUES if decision == "fused" else (decision,)
+
+
 @dataclass(frozen=True)
 class LivenessConfig:
     """Parameters of the liveness check. Pixel values refer to the square face crop."""

@@ -22,7 +22,7 @@ from enum import Enum
 
 import numpy as np
 
-from liveness.config import FUSED_CUES, LivenessConfig
+from liveness.config import LivenessConfig, deciding_cues
 from liveness.results import Reason, Verdict
 
 
@@ -127,11 +127,6 @@ def texture_opinion(evidence: ClipEvidence, cfg: LivenessConfig) -> CueOpinion:
 CUES = {"chi_square": chi_square_opinion, "motion": motion_opinion, "texture": texture_opinion}
 
 
-def cues_of(cfg: LivenessConfig) -> tuple[str, ...]:
-    """The cues ``cfg.decision`` composes."""
-    return FUSED_CUES if cfg.decision == "fused" else (cfg.decision,)
-
-
 def fuse(opinions: list[CueOpinion]) -> tuple[Verdict, Reason | None]:
     """The clip verdict from the deciding cues' opinions (rule in the module docstring).
 
@@ -150,5 +145,5 @@ def fuse(opinions: list[CueOpinion]) -> tuple[Verdict, Reason | None]:
 def decide(evidence: ClipEvidence, cfg: LivenessConfig) -> tuple[Verdict, Reason | None, dict[str, CueOpinion]]:
     """Every cue's opinion of a clip with a face, and the verdict of the cues ``cfg`` decides by."""
     opinions = {name: opinion(evidence, cfg) for name, opinion in CUES.items()}
-    verdict, reason = fuse([opinions[name] for name in cues_of(cfg)])
+    verdict, reason = fuse([opinions[name] for name in deciding_cues(cfg.decision)])
     return verdict, reason, opinions

@@ -18,6 +18,7 @@ import numpy as np  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
 from liveness.clip import ClipResult  # noqa: E402
+from liveness.config import deciding_cues  # noqa: E402
 from liveness.results import PairStatus, Verdict  # noqa: E402
 
 COLOURS = {Verdict.LIVE: "tab:green", Verdict.SPOOF: "tab:red", Verdict.UNDECIDED: "tab:gray"}
@@ -51,7 +52,7 @@ def _cue_title(verdict, name: str, label: str) -> tuple[str, str]:
     if cue is None:
         return label, "black"
     said = cue.opinion.value.replace("_", " ") + (f" ({cue.reason.value})" if cue.reason else "")
-    deciding = verdict.decision in (name, "fused") and (verdict.decision != "fused" or name != "chi_square")
+    deciding = name in deciding_cues(verdict.decision)
     return f"{label}: {said}" + ("" if deciding else " [not deciding]"), OPINION_COLOURS[cue.opinion.value]
 
 

@@ -170,10 +170,10 @@ class ClipVerdict:
         """One human line, e.g. ``live (texture live 0.93 > 0.5 over 40 frames; motion no opinion:
         not_planar; preset default)``."""
         head = self.verdict.value + (f": {self.reason.value}" if self.reason else "")
-        from liveness.config import FUSED_CUES
+        from liveness.config import deciding_cues
 
-        deciding = FUSED_CUES if self.decision == "fused" else (self.decision,)
-        evidence = [_cue_summary(name, self.cues[name]) for name in deciding if name in self.cues]
+        evidence = [_cue_summary(name, self.cues[name]) for name in deciding_cues(self.decision)
+                    if name in self.cues]
         return f"{head} ({'; '.join(evidence) or 'no cue evidence'}; preset {self.preset})"
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from liveness.config import FUSED_CUES, LivenessConfig
+from liveness.config import LivenessConfig, deciding_cues
 from model_graph.median import masked_median
 
 #: Integer codes of the clip outputs (also written into the export manifest).
@@ -85,8 +85,7 @@ def aggregate_clip(pairs: dict[str, tf.Tensor], pair_count: tf.Tensor, texture: 
     tex = _opinion(texture_score > cfg.texture_threshold, texture_reason)
 
     cues = {"chi_square": chi, "motion": motion, "texture": tex}
-    deciding = FUSED_CUES if cfg.decision == "fused" else (cfg.decision,)
-    verdict, reason = fuse([cues[name] for name in deciding])
+    verdict, reason = fuse([cues[name] for name in deciding_cues(cfg.decision)])
     out = {"verdict": verdict, "reason": reason, "clip_score": median,
            "live_fraction": live_fraction, "pairs_used": used, "motion_judged": judged,
            "motion_planar": planar, "planar_share": share, "texture_score": texture_score,
