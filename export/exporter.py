@@ -26,7 +26,7 @@ from model_graph.aggregate import OPINION_CODES, REASON_CODES, VERDICT_CODES
 from export.mtcnn_tflite import convert_mtcnn
 from model_graph.module import LivenessCheck
 
-SIGNATURES = ("serving_default", "check_clip")
+SIGNATURES = ("serving_default", "check_pair", "check_clip")
 SIGNATURE_FILE = Path(__file__).resolve().parent / "signature.json"
 MAX_CROP = 512
 
@@ -62,6 +62,7 @@ def export_all(out_dir: Path, cfg: LivenessConfig, version: int = 1,
     module = LivenessCheck(cfg)
     saved = out_dir / "models" / "liveness" / str(version)
     signatures = {"serving_default": module.check.get_concrete_function(),
+                  "check_pair": module.check_pair.get_concrete_function(),
                   "check_clip": module.check_clip.get_concrete_function()}
     tf.saved_model.save(module, str(saved), signatures=signatures)
 

@@ -12,7 +12,8 @@ from liveness.inputs import validate_batch
 from liveness.litert import make_interpreter
 from liveness.reference import PairEvidence
 
-SIGNATURE = "serving_default"
+#: The pair check without texture: the demo scores texture per frame with ``texture.tflite``.
+SIGNATURE = "check_pair"
 
 
 class ModelError(ValueError):
@@ -53,12 +54,10 @@ class LiteScorer:
     def __call__(self, prev: np.ndarray, next: np.ndarray, landmarks: np.ndarray,
                  cfg: LivenessConfig) -> PairEvidence:
         """The pair's evidence, with the same fields as the OpenCV reference gives."""
-        # Shapes and dtypes are checked before invoking (the runtime's own errors name no input);
-        # texture runs per frame beside the pair check (texture.tflite): blank, unused patches.
-        prev, next, marks, patches, context = validate_batch(
+        # Shapes and dtypes are checked before invoking (the runtime's own errors name no input).
+        prev, next, marks, _, _ = validate_batch(
             prev[None], next[None], np.asarray(landmarks)[None], None, None, cfg.crop_size)
-        out = self._runner(prev=prev, next=next, landmarks=marks, patches=patches,
-                           patch_context=context)
+        out = self._runner(prev=prev, next=next, landmarks=marks)
         return PairEvidence.from_graph_outputs({k: v[0] for k, v in out.items()})
 
 

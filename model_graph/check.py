@@ -10,7 +10,7 @@ import tensorflow as tf
 from liveness.config import LivenessConfig
 from liveness.conventions import N_LANDMARKS
 from model_graph.decision import decide, has_evidence
-from model_graph.flow import eye_boxes, eye_flow, face_grid, landmark_flow
+from model_graph.flow import PairPyramids, eye_boxes, eye_flow, face_grid
 from model_graph.histogram import direction_histogram, gated, vector_count
 from model_graph.motion import forward_backward_keep, motion_evidence
 from model_graph.polar import cart_to_polar
@@ -47,12 +47,13 @@ def check_pair(prev: tf.Tensor, next: tf.Tensor, landmarks: tf.Tensor,
     grid, grid_ok = face_grid(marks, cfg.motion_grid, finite)
     points = tf.concat([marks, grid], 1)
     trusted = tf.concat([finite, tf.tile(grid_ok[:, None], [1, cfg.motion_grid ** 2])], 1)
-    face_flow, kept = landmark_flow(a, b, points, cfg)
+    pyramids = PairPyramids(a, b, cfg)
+    face_flow, kept = pyramids.flow(points)
     kept = kept & trusted
     face_flow = tf.where(kept[..., None], face_flow, 0.0)
     if cfg.forward_backward:
         moved = points + face_flow
-        back, back_status = landmark_flow(b, a, moved, cfg)
+        back, back_status = pyramids.flow(moved, backward=True)
         error = tf.sqrt(tf.reduce_sum((moved + back - points) ** 2, -1))
         kept = forward_backward_keep(kept, back_status, tf.where(back_status, error, 0.0), cfg)
         face_flow = tf.where(kept[..., None], face_flow, 0.0)

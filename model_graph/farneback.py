@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from model_graph.sampling import gather_pixels
+from model_graph.padding import pad
 
 _BORDER_DAMPING = np.array([0.14, 0.14, 0.4472, 0.4472, 0.4472], np.float32)
 MIN_LEVEL_SIZE = 32
@@ -57,26 +57,9 @@ def poly_kernels(n: int, sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return g, xg, xxg, (inv[1, 1], inv[0, 3], inv[3, 3], inv[5, 5])
 
 
-def _clamped(image: tf.Tensor, axis: int, pad: int) -> tf.Tensor:
-    """``image [N, H, W, C]`` padded by ``pad`` along ``axis`` (1 or 2) replicating the edge."""
-    size = image.shape[axis]
-    index = np.clip(np.arange(-pad, size + pad), 0, size - 1)
-    return tf.gather(image, index, axis=axis)
-
-
-def _correlate(image: tf.Tensor, taps: np.ndarray, axis: int) -> tf.Tensor:
-    """1-D correlation of ``[N, H, W, C]`` (each channel alike) along ``axis``, replicate borders."""
-    pad = len(taps) // 2
-    padded = _clamped(image, axis, pad)
-    channels = image.shape[-1]
-    shape = (len(taps), 1) if axis == 1 else (1, len(taps))
-    kernel = np.tile(taps.reshape(*shape, 1, 1), (1, 1, channels, 1)).astype(np.float32)
-    return tf.nn.depthwise_conv2d(padded, tf.constant(kernel), [1, 1, 1, 1], "VALID")
-
-
 def smooth3(image: tf.Tensor) -> tf.Tensor:
     """``[N, H, W]`` smoothed by ``[1 2 1]/4`` both ways, reflect-101 borders (cv2.GaussianBlur 3x3)."""
-    padded = tf.pad(image, [[0, 0], [1, 1], [1, 1]], mode="REFLECT")[..., None]
+    padded = pad(pad(image, 1, 1, 1, "reflect101"), 2, 1, 1, "reflect101")[..., None]
     k = np.array([0.25, 0.5, 0.25], np.float32)
     kernel = tf.constant(np.outer(k, k)[:, :, None, None])
     return tf.nn.conv2d(padded, kernel, 1, "VALID")[..., 0]
@@ -84,19 +67,23 @@ def smooth3(image: tf.Tensor) -> tf.Tensor:
 
 def poly_expansion(image: tf.Tensor, n: int, sigma: float) -> tf.Tensor:
     """``[N, H, W, 5]`` coefficients ``(r_y, r_x, r_yy, r_xx, r_xy)`` of ``[N, H, W]`` float images
-    (OpenCV's channel order in ``FarnebackPolyExp``)."""
+    (OpenCV's channel order in ``FarnebackPolyExp``).
+
+    OpenCV correlates rows, then columns, each with replicate borders; that equals one 2-D
+    correlation of the image padded by replication on both axes: here a single ``CONV_2D`` whose
+    five kernels are the outer products of the 1-D kernels mixed by the inverse Gram matrix.
+    """
     g, xg, xxg, (ig11, ig03, ig33, ig55) = poly_kernels(n, sigma)
-    image = image[..., None]
-    rows = tf.concat([_correlate(image, k, axis=1) for k in (g, xg, xxg)], -1)  # t0, t1, t2
-    t0, t1, t2 = rows[..., 0:1], rows[..., 1:2], rows[..., 2:3]
-    b1 = _correlate(t0, g, 2)
-    b2 = _correlate(t0, xg, 2)
-    b3 = _correlate(t1, g, 2)
-    b4 = _correlate(t0, xxg, 2)
-    b5 = _correlate(t2, g, 2)
-    b6 = _correlate(t1, xg, 2)
-    return tf.concat([b3 * ig11, b2 * ig11, b1 * ig03 + b5 * ig33, b1 * ig03 + b4 * ig33,
-                      b6 * ig55], -1)
+    vertical_horizontal = {name: np.outer(a, b) for name, (a, b) in {
+        "gg": (g, g), "g_xg": (g, xg), "xg_g": (xg, g), "g_xxg": (g, xxg), "xxg_g": (xxg, g),
+        "xg_xg": (xg, xg)}.items()}                                   # kernel [dy, dx]
+    kernels = np.stack([ig11 * vertical_horizontal["xg_g"],                               # r_y
+                        ig11 * vertical_horizontal["g_xg"],                               # r_x
+                        ig03 * vertical_horizontal["gg"] + ig33 * vertical_horizontal["xxg_g"],  # r_yy
+                        ig03 * vertical_horizontal["gg"] + ig33 * vertical_horizontal["g_xxg"],  # r_xx
+                        ig55 * vertical_horizontal["xg_xg"]], -1)                         # r_xy
+    padded = pad(pad(image[..., None], 1, n, n, "replicate"), 2, n, n, "replicate")
+    return tf.nn.conv2d(padded, tf.constant(kernels[:, :, None, :].astype(np.float32)), 1, "VALID")
 
 
 def _border_damping(height: int, width: int) -> np.ndarray:
@@ -109,57 +96,88 @@ def _border_damping(height: int, width: int) -> np.ndarray:
     return np.outer(ramp(height), ramp(width))[None, :, :, None]
 
 
-def update_matrices(r0: tf.Tensor, r1: tf.Tensor, flow: tf.Tensor) -> tf.Tensor:
-    """``[N, H, W, 5]`` systems ``(G11, G12, G22, h1, h2)`` from expansions ``r0, r1`` at ``flow``."""
+def _neighbourhoods(r1: tf.Tensor) -> tf.Tensor:
+    """``[N * (H-1) * (W-1), 20]``: the 2x2 neighbourhood of each pixel of ``r1 [N, H, W, 5]``
+    (top-left, top-right, bottom-left, bottom-right), so a bilinear sample is one gathered row."""
+    quads = tf.concat([r1[:, :-1, :-1], r1[:, :-1, 1:], r1[:, 1:, :-1], r1[:, 1:, 1:]], -1)
+    return tf.reshape(quads, [-1, 4 * r1.shape[-1]])
+
+
+def _sample(quads: tf.Tensor, height: int, width: int, flow: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Bilinear samples ``[N, H, W, 5]`` of the expansion behind ``quads`` at ``pixel + flow``, and
+    ``[N, H, W, 1]`` bool: the sample's 2x2 neighbourhood lies inside the patch (elsewhere the
+    sample is not used)."""
+    grid = np.stack(np.meshgrid(np.arange(width, dtype=np.float32),
+                                np.arange(height, dtype=np.float32)), -1)[None]    # (x, y)
+    where = grid + flow
+    corner = tf.floor(where)
+    frac = where - corner
+    inside = tf.reduce_all((corner >= 0.0) & (corner < np.array([width - 1.0, height - 1.0])), -1,
+                           keepdims=True)
+    clipped = tf.cast(tf.clip_by_value(corner, 0.0, np.array([width - 2.0, height - 2.0],
+                                                               np.float32)), tf.int32)
+    cx, cy = tf.split(clipped, 2, -1)
+    image = tf.reshape(tf.range(tf.shape(flow)[0]), [-1, 1, 1, 1])
+    index = (image * (height - 1) + cy) * (width - 1) + cx                          # [N, H, W, 1]
+    taps = tf.reshape(tf.gather(quads, index[..., 0]), [-1, height, width, 4, 5])
+    ax, ay = tf.split(frac, 2, -1)
+    wx, wy = tf.concat([1.0 - ax, ax], -1), tf.concat([1.0 - ay, ay], -1)          # [N, H, W, 2]
+    weights = tf.reshape(tf.expand_dims(wy, -1) * tf.expand_dims(wx, -2), [-1, height, width, 4, 1])
+    return tf.reduce_sum(taps * weights, 3), inside
+
+
+def update_matrices(r0: tf.Tensor, sampled: tf.Tensor, inside: tf.Tensor,
+                    flow: tf.Tensor | None) -> tf.Tensor:
+    """``[N, H, W, 5]`` systems ``(G11, G12, G22, h1, h2)`` from the expansion ``r0`` of ``prev``
+    and that of ``next`` sampled at ``pixel + flow`` (``inside``: OpenCV's test that the sample
+    lies within the patch; ``flow`` None: zero flow)."""
     height, width = r0.shape[1], r0.shape[2]
-    ys, xs = np.meshgrid(np.arange(height, dtype=np.float32), np.arange(width, dtype=np.float32),
-                         indexing="ij")
-    fx = xs[None] + flow[..., 0]
-    fy = ys[None] + flow[..., 1]
-    x1f, y1f = tf.floor(fx), tf.floor(fy)
-    ax, ay = (fx - x1f)[..., None], (fy - y1f)[..., None]
-    x1, y1 = tf.cast(x1f, tf.int32), tf.cast(y1f, tf.int32)
-    inside = ((x1 >= 0) & (x1 < width - 1) & (y1 >= 0) & (y1 < height - 1))[..., None]
-    taps = [gather_pixels(r1, x1 + dx, y1 + dy, "replicate") for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1))]
-    sampled = ((1 - ax) * (1 - ay) * taps[0] + ax * (1 - ay) * taps[1] + (1 - ax) * ay * taps[2]
-               + ax * ay * taps[3])
-    r2 = tf.where(inside[..., 0], sampled[..., 0], 0.0)
-    r3 = tf.where(inside[..., 0], sampled[..., 1], 0.0)
-    r4 = tf.where(inside[..., 0], (r0[..., 2] + sampled[..., 2]) * 0.5, r0[..., 2])
-    r5 = tf.where(inside[..., 0], (r0[..., 3] + sampled[..., 3]) * 0.5, r0[..., 3])
-    r6 = tf.where(inside[..., 0], (r0[..., 4] + sampled[..., 4]) * 0.25, r0[..., 4] * 0.5)
-    dx, dy = flow[..., 0], flow[..., 1]
-    r2 = (r0[..., 0] - r2) * 0.5 + r4 * dy + r6 * dx
-    r3 = (r0[..., 1] - r3) * 0.5 + r6 * dy + r5 * dx
-    damping = tf.constant(_border_damping(height, width)[..., 0])
+    s0, s1, s2, s3, s4 = tf.split(sampled, 5, -1)
+    q0, q1, q2, q3, q4 = tf.split(r0, 5, -1)
+    r2 = tf.where(inside, s0, 0.0)
+    r3 = tf.where(inside, s1, 0.0)
+    r4 = tf.where(inside, (q2 + s2) * 0.5, q2)
+    r5 = tf.where(inside, (q3 + s3) * 0.5, q3)
+    r6 = tf.where(inside, (q4 + s4) * 0.25, q4 * 0.5)
+    r2 = (q0 - r2) * 0.5
+    r3 = (q1 - r3) * 0.5
+    if flow is not None:
+        dx, dy = tf.split(flow, 2, -1)
+        r2 = r2 + r4 * dy + r6 * dx
+        r3 = r3 + r6 * dy + r5 * dx
+    damping = tf.constant(_border_damping(height, width))
     r2, r3, r4, r5, r6 = (r * damping for r in (r2, r3, r4, r5, r6))
-    return tf.stack([r4 * r4 + r6 * r6, (r4 + r5) * r6, r5 * r5 + r6 * r6, r4 * r2 + r6 * r3,
-                     r6 * r2 + r5 * r3], -1)
+    return tf.concat([r4 * r4 + r6 * r6, (r4 + r5) * r6, r5 * r5 + r6 * r6, r4 * r2 + r6 * r3,
+                      r6 * r2 + r5 * r3], -1)
 
 
 def _box_mean(matrices: tf.Tensor, window: int) -> tf.Tensor:
-    pad = window // 2
-    padded = _clamped(_clamped(matrices, 1, pad), 2, pad)
+    half = window // 2
+    padded = pad(pad(matrices, 1, half, half, "replicate"), 2, half, half, "replicate")
     return tf.nn.avg_pool2d(padded, window, 1, "VALID")
 
 
 def solve_flow(matrices: tf.Tensor, window: int) -> tf.Tensor:
     """``[N, H, W, 2]`` flow from box-averaged systems (closed-form 2x2 solve, ``det + 1e-3``)."""
-    m = _box_mean(matrices, window)
-    g11, g12, g22, h1, h2 = (m[..., i] for i in range(5))
+    g11, g12, g22, h1, h2 = tf.split(_box_mean(matrices, window), 5, -1)
     inv_det = 1.0 / (g11 * g22 - g12 * g12 + 1e-3)
-    return tf.stack([(g11 * h2 - g12 * h1) * inv_det, (g22 * h1 - g12 * h2) * inv_det], -1)
+    return tf.concat([(g11 * h2 - g12 * h1) * inv_det, (g22 * h1 - g12 * h2) * inv_det], -1)
 
 
 def farneback(prev: tf.Tensor, next: tf.Tensor, *, window: int, iterations: int, poly_n: int,
               poly_sigma: float) -> tf.Tensor:
     """Dense flow ``[N, H, W, 2]`` (dx, dy) from ``prev`` to ``next`` (``[N, H, W]`` float, 0..255)."""
-    r0 = poly_expansion(smooth3(prev), poly_n, poly_sigma)
-    r1 = poly_expansion(smooth3(next), poly_n, poly_sigma)
-    flow = tf.zeros(tf.concat([tf.shape(prev), [2]], 0), tf.float32)
-    matrices = update_matrices(r0, r1, flow)
+    height, width = prev.shape[1], prev.shape[2]
+    both = poly_expansion(smooth3(tf.concat([prev, next], 0)), poly_n, poly_sigma)
+    r0, r1 = tf.split(both, 2, 0)
+    quads = _neighbourhoods(r1)
+    # At zero flow every sample is r1 itself; OpenCV's test leaves out the last row and column.
+    edge = np.zeros((1, height, width, 1), bool)
+    edge[:, :-1, :-1] = True
+    matrices = update_matrices(r0, r1, tf.constant(edge), None)
+    flow = None
     for i in range(iterations):
         flow = solve_flow(matrices, window)
         if i < iterations - 1:
-            matrices = update_matrices(r0, r1, flow)
+            matrices = update_matrices(r0, *_sample(quads, height, width, flow), flow)
     return flow

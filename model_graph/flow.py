@@ -12,8 +12,29 @@ import tensorflow as tf
 from liveness.config import LivenessConfig
 from liveness.conventions import EYE_BOX_CORNERS, N_LANDMARKS
 from model_graph.farneback import farneback
-from model_graph.lucas_kanade import lucas_kanade
+from model_graph.lucas_kanade import strip_pyramid, track
+from model_graph.pyramid import lk_levels
 from model_graph.sampling import gather_pixels
+
+
+class PairPyramids:
+    """The LK strip tables of ``B`` pairs ``prev``, ``next`` (``[B, H, W]`` float, 0..255), built
+    once and tracked through in either direction (the forward-backward filter reads both)."""
+
+    def __init__(self, prev: tf.Tensor, next: tf.Tensor, cfg: LivenessConfig) -> None:
+        self.cfg = cfg
+        self.batch = tf.shape(prev)[0]
+        levels = lk_levels(min(prev.shape[1], prev.shape[2]), cfg.lk_window, cfg.lk_max_level)
+        self.pyramid = strip_pyramid(tf.concat([prev, next], 0), levels, cfg.lk_window)
+
+    def flow(self, points: tf.Tensor, backward: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
+        """LK at ``points [B, N, 2]`` (x, y) from ``prev`` to ``next`` (or back): ``flow [B, N, 2]``
+        float32 (0 where not tracked) and ``status [B, N]`` bool."""
+        cfg, first = self.cfg, tf.range(self.batch)
+        source, target = (first + self.batch, first) if backward else (first, first + self.batch)
+        moved, status = track(self.pyramid, source, target, points, iterations=cfg.lk_iterations,
+                              epsilon=cfg.lk_epsilon, min_eigenvalue=cfg.lk_min_eigenvalue)
+        return tf.where(tf.expand_dims(status, -1), moved - points, 0.0), status
 
 
 def landmark_flow(prev: tf.Tensor, next: tf.Tensor, points: tf.Tensor,
@@ -22,10 +43,7 @@ def landmark_flow(prev: tf.Tensor, next: tf.Tensor, points: tf.Tensor,
 
     Returns ``flow [B, N, 2]`` float32 (0 where not tracked) and ``status [B, N]`` bool.
     """
-    moved, status = lucas_kanade(prev, next, points, window=cfg.lk_window,
-                                 max_level=cfg.lk_max_level, iterations=cfg.lk_iterations,
-                                 epsilon=cfg.lk_epsilon, min_eigenvalue=cfg.lk_min_eigenvalue)
-    return tf.where(status[..., None], moved - points, 0.0), status
+    return PairPyramids(prev, next, cfg).flow(points)
 
 
 def eye_boxes(landmarks: tf.Tensor, min_size: float, scale: float = 1.0,

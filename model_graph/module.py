@@ -29,6 +29,11 @@ class LivenessCheck(tf.Module):
     ``texture_used [B]`` (``patch_context >= texture_min_scale``; a context of 0 means "no
     patches": not used, and not counted as ``face_too_close``).
 
+    ``check_pair(prev, next, landmarks)``: the same pair outputs without the texture cue (no
+    ``texture``, ``texture_used``), for a client that scores texture per frame on its own (the
+    LiteRT demo runs ``texture.tflite``): the texture networks then run once per frame, not once
+    per pair more.
+
     ``check_clip(frames, landmarks, patches, patch_context)``: ``frames [T, S, S]`` crops of *one
     fixed window*, ``landmarks [T, 68, 2]``, ``patches [T, 2, 80, 80, 3]``, ``patch_context [T]``;
     pairs are ``(t, t + 1)``; outputs ``pair_*`` ``[max(T - 1, 1)]``, ``frame_texture`` and
@@ -55,6 +60,8 @@ class LivenessCheck(tf.Module):
                      tf.TensorSpec([None, N_LANDMARKS, 2], tf.float32, name="landmarks"),
                      patch, context]
         self.check = tf.function(self._check, input_signature=signature, jit_compile=jit_compile)
+        self.check_pair = tf.function(self._check_pair, input_signature=signature[:3],
+                                      jit_compile=jit_compile)
         clip_signature = [tf.TensorSpec([None, size, size], tf.uint8, name="frames"),
                           tf.TensorSpec([None, N_LANDMARKS, 2], tf.float32, name="landmarks"),
                           patch, context]
@@ -89,6 +96,13 @@ class LivenessCheck(tf.Module):
         n = tf.maximum(batch, 1)                        # batch 0 runs on one blank pair
         out = check_pair(_fit(prev, n), _fit(next, n), _fit(landmarks, n), self.cfg)
         out.update(self._texture(_fit(patches, n), _fit(patch_context, n)))
+        return {k: _mask(k, v, same)[:batch] for k, v in out.items()}
+
+    def _check_pair(self, prev, next, landmarks) -> dict[str, tf.Tensor]:
+        batch = tf.shape(prev)[0]
+        same = _same_batch(batch, next, landmarks)
+        n = tf.maximum(batch, 1)
+        out = check_pair(_fit(prev, n), _fit(next, n), _fit(landmarks, n), self.cfg)
         return {k: _mask(k, v, same)[:batch] for k, v in out.items()}
 
     def _check_clip(self, frames, landmarks, patches, patch_context) -> dict[str, tf.Tensor]:

@@ -1,29 +1,31 @@
-"""Image pyramids and the image gradients of OpenCV's pyramidal Lucas-Kanade.
+"""Image pyramids for Lucas-Kanade, from ops that TFLite's XNNPACK and XLA run well.
 
 - :func:`pyr_down` matches ``cv2.pyrDown`` on 8-bit images bit for bit: the 5x5 kernel
   ``[1 4 6 4 1]^T [1 4 6 4 1] / 256``, reflect-101 borders, every second pixel, and OpenCV's
-  fixed-point rounding ``(sum + 128) >> 8``.
-- :func:`scharr_gradients` is the 3x3 Scharr pair LK uses (``calcSharrDeriv``): unnormalised
-  (32 x the central difference), reflect-101 borders.
+  rounding ``(sum + 128) >> 8``. It is separable and strided by a reshape (rows paired into one
+  row twice as wide), so no convolution and no strided slice runs.
 - :func:`lk_levels` is the number of levels ``cv2.buildOpticalFlowPyramid`` really builds.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import tensorflow as tf
 
-_BINOMIAL = np.array([1.0, 4.0, 6.0, 4.0, 1.0], np.float32)
-_SCHARR_SMOOTH = np.array([3.0, 10.0, 3.0], np.float32)
-_SCHARR_DIFF = np.array([-1.0, 0.0, 1.0], np.float32)
+from model_graph.padding import pad
+
+_BINOMIAL = (1.0, 4.0, 6.0, 4.0, 1.0)
 
 
-def _conv(image: tf.Tensor, kernel: np.ndarray, pad: int, stride: int = 1) -> tf.Tensor:
-    """Correlate ``[B, H, W]`` with a 2-D ``kernel`` after reflect-101 padding of ``pad`` pixels."""
-    padded = tf.pad(image, [[0, 0], [pad, pad], [pad, pad]], mode="REFLECT")
-    weights = tf.constant(kernel[:, :, None, None], tf.float32)
-    out = tf.nn.conv2d(padded[..., None], weights, strides=stride, padding="VALID")
-    return out[..., 0]
+def _blur_halve_rows(image: tf.Tensor) -> tf.Tensor:
+    """``[B, H, W]`` to ``[B, (H+1)//2, W]``: rows correlated with ``[1 4 6 4 1]``, every second kept."""
+    height, width = image.shape[1], image.shape[2]
+    out = (height + 1) // 2
+    padded = pad(image, 1, 2, 2 * out + 2 - height, "reflect101")               # 2 * out + 4 rows
+    pairs = tf.reshape(padded, [-1, out + 2, 2 * width])                     # row 2j | row 2j+1
+    even, odd = pairs[:, :, :width], pairs[:, :, width:]
+    w0, w1, w2, w3, w4 = _BINOMIAL
+    return (w0 * even[:, :out] + w1 * odd[:, :out] + w2 * even[:, 1:out + 1]
+            + w3 * odd[:, 1:out + 1] + w4 * even[:, 2:out + 2])
 
 
 def pyr_down(image: tf.Tensor) -> tf.Tensor:
@@ -32,8 +34,9 @@ def pyr_down(image: tf.Tensor) -> tf.Tensor:
     >>> pyr_down(tf.fill([1, 6, 5], 100.0)).numpy()[0].tolist()
     [[100.0, 100.0, 100.0], [100.0, 100.0, 100.0], [100.0, 100.0, 100.0]]
     """
-    total = _conv(image, np.outer(_BINOMIAL, _BINOMIAL), pad=2, stride=2)
-    return tf.floor((total + 128.0) / 256.0)
+    rows = _blur_halve_rows(image)
+    both = _blur_halve_rows(tf.transpose(rows, [0, 2, 1]))
+    return tf.floor((tf.transpose(both, [0, 2, 1]) + 128.0) * (1.0 / 256.0))
 
 
 def lk_levels(size: int, window: int, max_level: int) -> int:
@@ -58,15 +61,3 @@ def build_pyramid(image: tf.Tensor, levels: int) -> list[tf.Tensor]:
     for _ in range(levels):
         pyramid.append(pyr_down(pyramid[-1]))
     return pyramid
-
-
-def scharr_gradients(image: tf.Tensor) -> tf.Tensor:
-    """``[B, H, W, 2]`` (Ix, Iy) of ``[B, H, W]``: 3x3 Scharr, unnormalised, reflect-101 borders.
-
-    >>> ramp = tf.tile(tf.range(5, dtype=tf.float32)[None, None], [1, 4, 1])
-    >>> scharr_gradients(ramp).numpy()[0, 1, 2].tolist()
-    [32.0, 0.0]
-    """
-    gx = _conv(image, np.outer(_SCHARR_SMOOTH, _SCHARR_DIFF), pad=1)
-    gy = _conv(image, np.outer(_SCHARR_DIFF, _SCHARR_SMOOTH), pad=1)
-    return tf.stack([gx, gy], axis=-1)

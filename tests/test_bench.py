@@ -16,7 +16,7 @@ def test_bench_command_writes_every_table(tmp_path, capsys):
     page = out.read_text()
     for needle in ("## Crop 96 px", "| OpenCV reference |", "| XLA (jit_compile) |",
                    "| SavedModel (reloaded) |", "| TFLite float16, 2 threads |",
-                   "## Throughput", "## Where the TFLite time goes", "| LK, one level only |",
+                   "## Throughput", "## Where the TFLite time goes", "| LK forward and back at 117 points |",
                    "## End to end", "## TFLite file size", "## Peak memory per path",
                    "| TFLite float32 (LiteRT) |"):
         assert needle in page, needle

@@ -38,52 +38,59 @@ def test_outputs_have_the_documented_shapes(default_module):
         assert out[name].shape == (3, *shape) and out[name].dtype == dtype, name
 
 
+#: SPEC's parity budget, applied per pair: LK runs in float with a fixed step schedule where
+#: OpenCV rounds to 14 bits and iterates up to 20 times (docs/parity.md measures it on real clips).
+BUDGET = {"flow_median_px": 0.05, "flow_p95_px": 0.25, "status_agree": 0.95, "score_abs": 5.0}
+
+
+def assert_within_parity_budget(out, i, ref):
+    """Flow within the budget over the points both paths track, most statuses equal, the score
+    within 5, and the same decisions (SPEC: on at least 98 % of pairs; these pairs sit far from
+    every threshold)."""
+    status = out["landmark_status"][i]
+    assert np.mean(status == ref.landmark_status) >= BUDGET["status_agree"]
+    both = status & ref.landmark_status
+    error = np.linalg.norm(out["landmark_flow"][i][both] - ref.landmark_flow[both], axis=1)
+    assert np.median(error) <= BUDGET["flow_median_px"]
+    assert np.percentile(error, 95) <= BUDGET["flow_p95_px"]
+    assert out["valid"][i] == (ref.score is not None)
+    if ref.score is not None:
+        assert abs(out["score"][i] - ref.score) <= BUDGET["score_abs"]
+        assert out["is_live"][i] == ref.is_live
+    assert out["sigma_valid"][i] == (ref.sigma is not None)
+    assert out["motion_judged"][i] == ref.motion_judged
+    assert out["planar"][i] == ref.planar
+
+
+def test_check_pair_is_the_pair_check_without_texture(default_module):
+    prev, next, marks = pair_batch(DEFAULT.crop_size, 2, seed=3)
+    full = default_module(prev, next, marks)
+    pair = default_module.check_pair(prev, next, marks)
+    assert set(pair) == set(OUTPUTS) - {"texture", "texture_used"}
+    for name, value in pair.items():
+        np.testing.assert_array_equal(value.numpy(), full[name].numpy(), err_msg=name)
+    mismatched = default_module.check_pair(prev, next[:1], marks)
+    assert not mismatched["valid"].numpy().any()
+
+
 def test_module_matches_the_reference_pair_by_pair(default_module):
     prev, next, marks = pair_batch(DEFAULT.crop_size, 4, seed=2)
     out = {k: v.numpy() for k, v in default_module(prev, next, marks).items()}
     for i in range(4):
         ref = reference.check_pair(prev[i], next[i], marks[i], DEFAULT)
-        assert out["valid"][i] == (ref.score is not None)
-        np.testing.assert_array_equal(out["landmark_hist"][i], ref.landmark_hist)
-        np.testing.assert_array_equal(out["eye_hist"][i], ref.eye_hist)
-        np.testing.assert_array_equal(out["landmark_status"][i], ref.landmark_status)
-        np.testing.assert_allclose(out["landmark_flow"][i], ref.landmark_flow, atol=1e-3)
-        if ref.score is not None:
-            assert out["score"][i] == pytest.approx(ref.score, abs=1e-3)
-            assert out["is_live"][i] == ref.is_live
-        assert_same_motion(out, i, ref)
-
-
-def assert_same_motion(out, i, ref):
-    """The motion cue of the graph against the reference: σ and motion to float rounding, the
-    homography residual to the difference between Gauss-Newton and OpenCV's Levenberg-Marquardt
-    refinement (both converge on the same least-squares fit)."""
-    assert out["points_kept"][i] == ref.points_kept
-    assert out["sigma_valid"][i] == (ref.sigma is not None)
-    if ref.sigma is not None:
-        assert out["sigma"][i] == pytest.approx(ref.sigma, rel=1e-3)
-    assert out["motion"][i] == pytest.approx(ref.motion, abs=1e-4)
-    assert out["motion_judged"][i] == ref.motion_judged
-    if ref.motion_judged:
-        assert out["plane_residual"][i] == pytest.approx(ref.plane_residual, abs=0.02)
+        np.testing.assert_allclose(out["eye_boxes"][i], ref.eye_boxes, atol=1e-5)
+        assert_within_parity_budget(out, i, ref)
 
 
 def test_switchable_cues_match_the_reference():
-    """Another face grid, magnitude weighting and larger eye boxes: the same numbers in both paths."""
+    """Another face grid, magnitude weighting and larger eye boxes: both paths within the budget."""
     cfg = DEFAULT.replace(motion_grid=5, histogram_weight="magnitude", eye_box_scale=1.5)
     prev, next, marks = pair_batch(cfg.crop_size, 4, seed=5)
     out = {k: v.numpy() for k, v in LivenessCheck(cfg)(prev, next, marks).items()}
     for i in range(4):
         ref = reference.check_pair(prev[i], next[i], marks[i], cfg)
-        assert (out["landmark_vectors"][i], out["eye_vectors"][i]) == (ref.landmark_vectors,
-                                                                       ref.eye_vectors)
-        np.testing.assert_allclose(out["landmark_hist"][i], ref.landmark_hist, rtol=1e-4, atol=1e-3)
-        np.testing.assert_allclose(out["eye_hist"][i], ref.eye_hist, rtol=1e-4, atol=1e-3)
         np.testing.assert_allclose(out["eye_boxes"][i], ref.eye_boxes, atol=1e-5)
-        assert out["valid"][i] == (ref.score is not None)
-        if ref.score is not None:
-            assert out["score"][i] == pytest.approx(ref.score, abs=1e-2)
-        assert_same_motion(out, i, ref)
+        assert_within_parity_budget(out, i, ref)
 
 
 def test_eager_equals_tf_function(small_pairs):

@@ -12,16 +12,18 @@ from model_graph.farneback import farneback
 from model_graph.flow import eye_boxes, eye_flow, landmark_flow
 from model_graph.histogram import direction_histogram
 from model_graph.polar import cart_to_polar
-from model_graph.pyramid import lk_levels, pyr_down, scharr_gradients
+from model_graph.pyramid import lk_levels, pyr_down
 from model_graph.sampling import bilinear_sample, dense_image_warp
 from model_graph.score import chi_square_score
 from tests.conftest import textured, translate
 
 CFG = preset("default")
-# Tolerances, in domain units. The LK port reproduces OpenCV's fixed-point arithmetic, so only the
-# float accumulation order of its sums differs; Farneback runs in float32 where OpenCV sums in
+# Tolerances, in domain units. LK runs in float with a fixed step schedule where OpenCV rounds to
+# 14-bit fixed point and iterates up to 20 times: SPEC's parity budget applies (median and 95th
+# percentile endpoint error). Farneback is OpenCV's arithmetic in float32 where OpenCV sums in
 # double in places.
-TOL = {"lk_px": 1e-3, "farneback_px": 1e-3, "ground_truth_px": 0.05}
+TOL = {"lk_median_px": 0.05, "lk_p95_px": 0.25, "lk_status_agree": 0.95, "farneback_px": 1e-3,
+       "ground_truth_px": 0.05}
 
 
 def batch(*images):
@@ -45,14 +47,10 @@ def test_bilinear_sample_convention_and_borders():
     assert bilinear_sample(image, points, "replicate").numpy()[0, 2:].tolist() == [0.0, 3.0]
 
 
-@pytest.mark.parametrize("shape", [(160, 160), (41, 37)])
-def test_pyramid_and_gradients_equal_opencv(shape):
+@pytest.mark.parametrize("shape", [(160, 160), (41, 37), (5, 6)])
+def test_pyramid_equals_opencv(shape):
     image = np.random.default_rng(0).integers(0, 256, shape).astype(np.uint8)
     np.testing.assert_array_equal(pyr_down(batch(image)).numpy()[0], cv2.pyrDown(image))
-    grads = scharr_gradients(batch(image)).numpy()[0]
-    for axis, (dx, dy) in enumerate(((1, 0), (0, 1))):
-        expected = cv2.Scharr(image, cv2.CV_32F, dx, dy, borderType=cv2.BORDER_REFLECT_101)
-        np.testing.assert_array_equal(grads[..., axis], expected)
     assert lk_levels(160, 15, 2) == 2 and lk_levels(40, 15, 3) == 1
 
 
@@ -68,8 +66,11 @@ def test_lucas_kanade_matches_opencv(seed):
     points = random_points(seed=seed)   # some at and beyond the border
     ref_flow, ref_ok = reference.landmark_flow(image, moved, points, CFG)
     flow, ok = landmark_flow(batch(image), batch(moved), tf.constant(points[None]), CFG)
-    np.testing.assert_array_equal(ok.numpy()[0], ref_ok)
-    np.testing.assert_allclose(flow.numpy()[0], ref_flow, atol=TOL["lk_px"])
+    flow, ok = flow.numpy()[0], ok.numpy()[0]
+    assert np.mean(ok == ref_ok) >= TOL["lk_status_agree"]
+    error = np.linalg.norm(flow[ok & ref_ok] - ref_flow[ok & ref_ok], axis=1)
+    assert np.median(error) <= TOL["lk_median_px"]
+    assert np.percentile(error, 95) <= TOL["lk_p95_px"]
 
 
 @pytest.mark.parametrize(("dx", "dy"), [(0.3, 0.6), (-1.7, 0.45)])
@@ -99,10 +100,9 @@ def test_identical_frames_give_zero_flow():
     image = textured(96, seed=9)
     points = random_points(seed=5)
     flow, ok = landmark_flow(batch(image), batch(image), tf.constant(points[None]), CFG)
-    # Not exactly 0: (p - half) + half is not always p in float32, which moves the bilinear
-    # weights by one 2^-14 step. OpenCV does the same arithmetic and gives the same values.
+    # Not exactly 0: the two windows are interpolated by different float products.
     assert np.abs(flow.numpy()).max() < 1e-3
-    np.testing.assert_array_equal(flow.numpy()[0], reference.landmark_flow(image, image, points, CFG)[0])
+    np.testing.assert_array_equal(ok.numpy()[0], reference.landmark_flow(image, image, points, CFG)[1])
 
 
 @pytest.mark.parametrize("seed", [0, 1])

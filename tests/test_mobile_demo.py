@@ -119,7 +119,7 @@ def test_model_problems_are_clear_errors(exported, photo_video, tmp_path, capsys
 
     mismatch = broken_copy(exported, tmp_path / "c")
     manifest = json.loads((mismatch / "model_manifest.json").read_text())
-    manifest["signatures"]["serving_default"]["inputs"]["prev"]["shape"] = [-1, 96, 96]
+    manifest["signatures"]["check_pair"]["inputs"]["prev"]["shape"] = [-1, 96, 96]
     (mismatch / "model_manifest.json").write_text(json.dumps(manifest))
     assert main([str(photo_video), "--model-dir", str(mismatch)]) == 2
     assert "the manifest says uint8 [-1, 96, 96]" in capsys.readouterr().err

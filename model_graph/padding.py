@@ -1,0 +1,56 @@
+"""Border padding from slices, reversals and one concatenation.
+
+TFLite's ``MIRROR_PAD`` costs about 0.2 ms per 160 px image and a ``GATHER`` along an axis runs
+outside the XNNPACK delegate; a padded axis is here a concatenation of contiguous slices of the
+original, some reversed (reflection) or repeated (replication), which XNNPACK runs in microseconds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+#: numpy's names for OpenCV's border rules: ``reflect`` is ``BORDER_REFLECT_101``
+#: (``gfedcb|abcdefgh|gfedcba``), ``edge`` is ``BORDER_REPLICATE``.
+_NUMPY_MODE = {"reflect101": "reflect", "replicate": "edge"}
+
+
+def _runs(index: np.ndarray) -> list[tuple[int, int, int]]:
+    """``index`` split into maximal runs of one step (+1, -1 or 0): ``[(first, last, length)]``.
+
+    >>> _runs(np.array([2, 1, 0, 1, 2, 3, 3, 3]))
+    [(2, 0, 3), (1, 3, 3), (3, 3, 2)]
+    """
+    runs: list[list[int]] = []
+    for value in map(int, index):
+        if runs:
+            first, last, length = runs[-1]
+            step = value - last
+            if abs(step) <= 1 and (length == 1 or step == (last - first) // (length - 1)):
+                runs[-1][1:] = [value, length + 1]
+                continue
+        runs.append([value, value, 1])
+    return [tuple(run) for run in runs]
+
+
+def pad(image: tf.Tensor, axis: int, before: int, after: int, border: str) -> tf.Tensor:
+    """``image`` padded along ``axis`` (static size) by ``border`` (``reflect101`` or
+    ``replicate``), any width.
+
+    >>> x = tf.constant([[0.0, 1.0, 2.0, 3.0]])
+    >>> pad(x, 1, 2, 3, "reflect101").numpy().tolist()
+    [[2.0, 1.0, 0.0, 1.0, 2.0, 3.0, 2.0, 1.0, 0.0]]
+    >>> pad(x, 1, 1, 2, "replicate").numpy().tolist()
+    [[0.0, 0.0, 1.0, 2.0, 3.0, 3.0, 3.0]]
+    """
+    index = np.pad(np.arange(image.shape[axis]), (before, after), mode=_NUMPY_MODE[border])
+    parts = []
+    for first, last, length in _runs(index):
+        begin, extent = [0] * image.shape.rank, [-1] * image.shape.rank
+        begin[axis], extent[axis] = min(first, last), abs(last - first) + 1
+        part = tf.slice(image, begin, extent)
+        if first == last:
+            parts.extend([part] * length)
+        else:
+            parts.append(tf.reverse(part, [axis]) if last < first else part)
+    return parts[0] if len(parts) == 1 else tf.concat(parts, axis)
