@@ -229,8 +229,9 @@ def main(argv: list[str] | None = None) -> int:
             _page, figures = run(args.clips, args.out, preset(args.preset), args.per_clip,
                                  _command_line(argv), quiet=args.quiet)
             for figure in figures:
-                print(f"{'ok  ' if figure.met else 'MISS'} {figure.name}: {figure.value:.4g} "
-                      f"(target {figure.bound})")
+                mark = "    " if figure.met is None else ("ok  " if figure.met else "MISS")
+                target = "reported" if figure.met is None else f"target {figure.bound}"
+                print(f"{mark} {figure.name}: {figure.value:.4g} ({target})")
             print(f"written to {args.out}")
         elif args.command == "bench":
             from liveness.bench import run as run_bench
