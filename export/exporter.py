@@ -84,7 +84,7 @@ def export_all(out_dir: Path, cfg: LivenessConfig, version: int = 1,
 
 
 def convert(saved_model: Path, *, fp16: bool) -> bytes:
-    """TFLite flatbuffer of both signatures, TFLITE_BUILTINS only (fails on any other op)."""
+    """TFLite flatbuffer of every signature, TFLITE_BUILTINS only (fails on any other op)."""
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_keys=list(SIGNATURES))
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     converter.allow_custom_ops = False

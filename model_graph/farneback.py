@@ -5,11 +5,12 @@ Single-level (the eye patches are below the 32 px at which OpenCV adds a pyramid
 
 1. both patches are smoothed by the 3x3 Gaussian ``[1 2 1]/4`` (reflect-101), which OpenCV applies
    to its finest level too;
-2. polynomial expansion (Farneback 2003): six Gaussian-weighted separable correlations of width
+2. polynomial expansion (Farneback 2003): Gaussian-weighted correlations of width
    ``2 * poly_n + 1``, replicate borders, solved with the closed-form inverse of the basis Gram
-   matrix (a constant computed here in numpy);
+   matrix (a constant computed here in numpy) — one ``CONV_2D`` for both patches of the pair;
 3. the 2x2 systems ``G d = h`` from the two expansions at the current flow (``R1`` sampled
-   bilinearly; outside the patch OpenCV's fallback), damped within 5 px of the border;
+   bilinearly, one gathered row of 2x2 neighbourhoods per pixel; outside the patch OpenCV's
+   fallback), damped within 5 px of the border;
 4. ``iterations`` times: box-average ``G`` and ``h`` over ``window`` x ``window`` (replicate
    borders), solve ``d = G^-1 h`` in closed form (``det + 1e-3``), and rebuild the systems.
 """

@@ -6,8 +6,8 @@ Per level, from the coarsest, for each point:
 1. the window of ``prev`` around the point (plus a one-pixel ring) is read as ``window + 3`` rows
    of a *strip table* (row ``y``, column ``x`` holds the ``window + 3`` pixels ``x..x+window+2`` of
    row ``y``), so a window costs ``window + 3`` gathered rows rather than hundreds of pixels;
-2. bilinear interpolation at the point's sub-pixel offset, the 3x3 Scharr derivatives of the
-   interpolated window, and OpenCV's zero derivatives outside the image are all small matrices
+2. bilinear interpolation at the point's sub-pixel offset, and the 3x3 Scharr derivatives at the
+   window's pixels (0 outside the image, as in OpenCV) interpolated likewise, are small matrices
    on the left and right of that window (``L @ V @ R``, batched matrix products);
 3. the 2x2 gradient matrix gives OpenCV's minimum-eigenvalue and determinant tests, and folds into
    a projection ``P = -A^-1 G`` so that each Newton step is one table gather, two interpolation

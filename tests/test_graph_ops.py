@@ -161,3 +161,17 @@ def test_eager_and_tf_function_agree():
     eager = landmark_flow(batch(image), batch(moved), points, CFG)[0]
     traced = tf.function(lambda a, b, p: landmark_flow(a, b, p, CFG)[0])(batch(image), batch(moved), points)
     np.testing.assert_array_equal(eager.numpy(), traced.numpy())
+
+
+def test_float_step_tests_equal_comparisons():
+    """LK's stop rules are float masks (XNNPACK runs no comparisons): they must equal <, <=."""
+    from model_graph.lucas_kanade import _at_most, _below
+
+    rng = np.random.default_rng(13)
+    values = np.concatenate([rng.normal(0, 1, 200), rng.normal(0, 1e-30, 20), [0.01, 0.0, -0.0,
+                             0.01 + 1e-9, 0.01 - 1e-9, 1e30, -1e30]]).astype(np.float32)
+    for bound in (0.0, np.float32(0.01), 1e-4):
+        got_below = _below(tf.constant(values), bound).numpy()
+        got_at_most = _at_most(tf.constant(values), bound).numpy()
+        np.testing.assert_array_equal(got_below, (values < np.float32(bound)).astype(np.float32))
+        np.testing.assert_array_equal(got_at_most, (values <= np.float32(bound)).astype(np.float32))
