@@ -16,7 +16,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before anything imports TensorFlow
 
-from liveness.config import DECISIONS, PRESET_NAMES, LivenessConfig, preset  # noqa: E402
+from liveness.config import DECISIONS, DETECTORS, PRESET_NAMES, LivenessConfig, preset  # noqa: E402
 
 
 def build_config(args: argparse.Namespace) -> LivenessConfig:
@@ -351,7 +351,7 @@ def _add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
 def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="default", choices=PRESET_NAMES,
                         help="parameter preset (default: %(default)s)")
-    parser.add_argument("--detector", choices=("mtcnn", "blazeface", "auto"),
+    parser.add_argument("--detector", choices=DETECTORS,
                         help="face detector (default: the preset's, mtcnn); blazeface and auto "
                              "need `liveness fetch-facemesh`")
     parser.add_argument("--landmarks", choices=("template", "facemesh"),

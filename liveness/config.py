@@ -20,6 +20,7 @@ from typing import Literal
 Aggregation = Literal["median", "vote"]
 LandmarkBackendName = Literal["template", "facemesh"]
 DetectorName = Literal["mtcnn", "blazeface", "auto"]
+DETECTORS: tuple[str, ...] = ("mtcnn", "blazeface", "auto")
 Decision = Literal["chi_square", "motion", "texture", "fused"]
 HistogramWeight = Literal["count", "magnitude"]
 DECISIONS: tuple[str, ...] = ("chi_square", "motion", "texture", "fused")
@@ -234,7 +235,7 @@ def _check_config(cfg: LivenessConfig) -> None:
         raise ValueError("texture_min_scale must be in (0, 1] and texture_threshold in [0, 1]")
     if not 0.5 <= cfg.eye_box_scale <= 4.0:
         raise ValueError(f"eye_box_scale must be in [0.5, 4], got {cfg.eye_box_scale}")
-    if cfg.detector not in ("mtcnn", "blazeface", "auto"):
+    if cfg.detector not in DETECTORS:
         raise ValueError(f"detector must be 'mtcnn', 'blazeface' or 'auto', got {cfg.detector!r}")
     if cfg.landmarks not in ("template", "facemesh"):
         raise ValueError(f"landmarks must be 'template' or 'facemesh', got {cfg.landmarks!r}")

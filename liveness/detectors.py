@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from liveness.config import DETECTORS
 from liveness.detect import FallbackDetector
-
-DETECTORS = ("mtcnn", "blazeface", "auto")
 
 
 def make_detector(name: str, *, min_face_px: int, min_confidence: float,

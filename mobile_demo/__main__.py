@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from liveness.clip import ClipChecker
+from liveness.config import DETECTORS
 from liveness.landmarks import landmark_backend
 from liveness.texture import TextureScorer
 from liveness.detectors import make_detector
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-dir", type=Path, required=True, help="folder from `liveness export`")
     parser.add_argument("--threads", type=int, default=None, help="LiteRT threads (default: runtime's)")
     parser.add_argument("--landmarks", choices=("template", "facemesh"))
-    parser.add_argument("--detector", choices=("mtcnn", "blazeface", "auto"),
+    parser.add_argument("--detector", choices=DETECTORS,
                         help="face detector (default: the exported config's)")
     parser.add_argument("--detect-every", type=int, help="re-detect at least every N frames")
     parser.add_argument("--json", type=Path, help="write the verdict and timing here")
