@@ -91,18 +91,20 @@ class LivenessCheck(tf.Module):
         return {"texture": probability, "texture_used": context >= self.cfg.texture_min_scale}
 
     def _check(self, prev, next, landmarks, patches, patch_context) -> dict[str, tf.Tensor]:
-        batch = tf.shape(prev)[0]
-        same = _same_batch(batch, next, landmarks, patches, patch_context)
-        n = tf.maximum(batch, 1)                        # batch 0 runs on one blank pair
-        out = check_pair(_fit(prev, n), _fit(next, n), _fit(landmarks, n), self.cfg)
-        out.update(self._texture(_fit(patches, n), _fit(patch_context, n)))
-        return {k: _mask(k, v, same)[:batch] for k, v in out.items()}
+        same = _same_batch(tf.shape(prev)[0], next, landmarks, patches, patch_context)
+        return self._pairs(prev, next, landmarks, same, (patches, patch_context))
 
     def _check_pair(self, prev, next, landmarks) -> dict[str, tf.Tensor]:
+        return self._pairs(prev, next, landmarks, _same_batch(tf.shape(prev)[0], next, landmarks))
+
+    def _pairs(self, prev, next, landmarks, same, texture_inputs=None) -> dict[str, tf.Tensor]:
+        """``check_pair`` (and the texture of ``(patches, patch_context)`` when given) with the
+        flags false unless ``same``; batch 0 runs on one blank pair."""
         batch = tf.shape(prev)[0]
-        same = _same_batch(batch, next, landmarks)
         n = tf.maximum(batch, 1)
         out = check_pair(_fit(prev, n), _fit(next, n), _fit(landmarks, n), self.cfg)
+        if texture_inputs is not None:
+            out.update(self._texture(*(_fit(t, n) for t in texture_inputs)))
         return {k: _mask(k, v, same)[:batch] for k, v in out.items()}
 
     def _check_clip(self, frames, landmarks, patches, patch_context) -> dict[str, tf.Tensor]:
