@@ -3,15 +3,16 @@ with a fixed number of Newton steps, from ops that TFLite's XNNPACK and XLA run 
 
 Per level, from the coarsest, for each point:
 
-1. the window of ``prev`` around the point (plus a one-pixel ring) is read as ``window + 3`` rows
-   of a *strip table* (row ``y``, column ``x`` holds the ``window + 3`` pixels ``x..x+window+2`` of
-   row ``y``), so a window costs ``window + 3`` gathered rows rather than hundreds of pixels;
-2. bilinear interpolation at the point's sub-pixel offset, and the 3x3 Scharr derivatives at the
-   window's pixels (0 outside the image, as in OpenCV) interpolated likewise, are small matrices
-   on the left and right of that window (``L @ V @ R``, batched matrix products);
+1. the window of ``prev`` around the point (plus a one-pixel ring) is read as ``window + 3``
+   rows of a *strip table*: every :data:`STRIP_STEP` columns of each row, the next ``width``
+   pixels (enough for any read that starts in those columns). A window costs ``window + 3``
+   gathered rows rather than hundreds of pixels, and one small matrix product (a one-hot or
+   bilinear shift) takes the rows to the window's columns;
+2. the 3x3 Scharr derivatives at the window's pixels (0 outside the image, as in OpenCV) and the
+   bilinear interpolation at the point's sub-pixel offset are elementwise differences of slices;
 3. the 2x2 gradient matrix gives OpenCV's minimum-eigenvalue and determinant tests, and folds into
-   a projection ``P = -A^-1 G`` so that each Newton step is one table gather, two interpolation
-   products and ``P @ window``;
+   a projection ``P = -A^-1 G`` so that each Newton step is one table gather, one shift product,
+   one interpolation along rows and ``P @ window``;
 4. :data:`STEPS_FINEST` steps at full resolution and :data:`STEPS_COARSER` at each coarser level
    (never more than ``iterations``). OpenCV's stopping rules apply as masks: a point stops when its
    step is shorter than ``epsilon``, or when two steps cancel (it then goes back half a step).
@@ -45,20 +46,29 @@ FLT_EPSILON = float(np.finfo(np.float32).eps)
 _INTENSITY_SCALE = 32.0
 
 
+#: Strips start every ``STRIP_STEP`` columns: a read from any column lies in one strip, at a shift
+#: of ``0 .. STRIP_STEP - 1`` that a small matrix product undoes. Step 1 would need no shift but
+#: makes the table ``window + 3`` times the image (the slowest part of the graph); see
+#: docs/decisions.md, "Lucas-Kanade in float".
+STRIP_STEP = 4
+
+
 @dataclass(frozen=True)
 class StripPyramid:
     """The pyramids of ``K`` images as one strip table.
 
-    ``table [R, window + 3]`` float32: for level ``l``, row ``bases[l] + (k * rows[l] + r) *
-    columns[l] + c`` holds the ``window + 3`` pixels of image ``k``'s reflect-101 padded row ``r``
-    from column ``c``; padded row/column 0 is image row/column ``-(window + 1)``. ``sizes[l]`` is
-    the level's ``(width, height)``. One table lets the windows of every level be read at once.
+    ``table [R, width]`` float32: for level ``l``, row ``bases[l] + (k * rows[l] + r) *
+    blocks[l] + b`` holds the ``width`` pixels of image ``k``'s reflect-101 padded row ``r`` from
+    column ``b * STRIP_STEP``; padded row/column 0 is image row/column ``-(window + 1)``.
+    ``sizes[l]`` is the level's ``(width, height)``. A read of ``window + 3`` pixels from any
+    column ``0 .. width_l + window`` fits in one strip; one table lets the windows of every level
+    be read at once.
     """
 
     table: tf.Tensor
     bases: tuple[tf.Tensor, ...]
     rows: tuple[int, ...]
-    columns: tuple[int, ...]
+    blocks: tuple[int, ...]
     sizes: tuple[tuple[int, int], ...]
     window: int
 
@@ -67,31 +77,41 @@ class StripPyramid:
         """The highest level (0 = no pyramid)."""
         return len(self.rows) - 1
 
+    @property
+    def width(self) -> int:
+        """Pixels per strip."""
+        return self.table.shape[1]
+
 
 def strip_pyramid(images: tf.Tensor, levels: int, window: int) -> StripPyramid:
     """The strip tables of ``levels + 1`` pyramid levels of ``images [K, H, W]`` float (0..255)."""
-    strip = window + 3
-    tables, bases, rows, columns, sizes = [], [], [], [], []
+    reach = window + 3                                   # pixels a read takes from its column
+    per_strip = -(-(reach + STRIP_STEP - 1) // STRIP_STEP)             # blocks in one strip
+    tables, bases, rows, blocks, sizes = [], [], [], [], []
     base = tf.constant(0)
     for image in build_pyramid(images, levels):
+        starts = image.shape[2] + window + 1             # columns a read may start from
+        count = -(-starts // STRIP_STEP)                 # strips per row
+        columns = (count - 1 + per_strip) * STRIP_STEP
         padded = pad(pad(image, 1, window + 1, window + 1, "reflect101"),
-                     2, window + 1, window + 2, "reflect101")
-        width = padded.shape[2] - strip + 1
-        # Stacking along a middle axis copies whole rows (fast); one transpose puts strips last.
-        shifted = tf.stack([padded[:, :, k:k + width] for k in range(strip)], 2)
-        tables.append(tf.reshape(tf.transpose(shifted, [0, 1, 3, 2]), [-1, strip]))
+                     2, window + 1, columns - starts, "reflect101")
+        grid = tf.reshape(padded, [-1, padded.shape[1], columns // STRIP_STEP, STRIP_STEP])
+        strips = tf.concat([grid[:, :, j:j + count] for j in range(per_strip)], -1)
+        tables.append(tf.reshape(strips, [-1, per_strip * STRIP_STEP]))
         bases.append(base)
         base = base + tf.shape(tables[-1])[0]
         rows.append(padded.shape[1])
-        columns.append(width)
+        blocks.append(count)
         sizes.append((image.shape[2], image.shape[1]))
-    return StripPyramid(tf.concat(tables, 0), tuple(bases), tuple(rows), tuple(columns),
+    return StripPyramid(tf.concat(tables, 0), tuple(bases), tuple(rows), tuple(blocks),
                         tuple(sizes), window)
 
 
-def _shifts(rows: int, columns: int, shift: int) -> np.ndarray:
-    """``[rows, columns]`` float32 with ones at ``(i, i + shift)``."""
-    return np.eye(rows, columns, shift, dtype=np.float32)
+def _shift_matrix(offset: tf.Tensor, rows: int, columns: int) -> tf.Tensor:
+    """``[M, rows, columns]`` bilinear weights that take a strip (on the left) to ``columns``
+    samples from ``offset [M, 1, 1]`` (strip pixels, float): ``max(0, 1 - |i - j - offset|)``."""
+    grid = np.subtract.outer(np.arange(rows), np.arange(columns)).astype(np.float32)
+    return tf.nn.relu(1.0 - tf.abs(grid - offset))
 
 
 #: Step functions in float arithmetic. TFLite's XNNPACK delegate runs float ops but no
@@ -127,30 +147,41 @@ class _Windows:
 
     def __init__(self, pyramid: StripPyramid, levels: list[int], image: tf.Tensor) -> None:
         self.pyramid, self.levels, self.window = pyramid, levels, pyramid.window
-        self.image = tf.reshape(image, [-1, 1])                                  # [M, 1] int32
+        image = tf.reshape(image, [-1, 1])                                       # [M, 1] int32
+        self._first = [pyramid.bases[l] + image * (pyramid.rows[l] * pyramid.blocks[l])
+                       for l in levels]                                          # [M, 1] int32
 
     def _per_level(self, value: tf.Tensor) -> list[tf.Tensor]:
         return tf.split(value, len(self.levels), 0) if len(self.levels) > 1 else [value]
 
-    def size(self, like: tf.Tensor) -> tf.Tensor:
-        """``[L * M, 2, 1]`` (width, height) of each point's level (``like`` gives the shape)."""
-        return tf.concat([tf.zeros_like(part) + np.array([[w], [h]], np.float32)
-                          for part, (w, h) in zip(self._per_level(like),
-                                                  (self.pyramid.sizes[l] for l in self.levels))], 0)
+    def size(self, like: tf.Tensor) -> tf.Tensor | np.ndarray:
+        """(width, height) of each point's level, ``[L * M, 2, 1]`` (``like`` gives the shape) or,
+        for one level, a ``[1, 2, 1]`` constant."""
+        sizes = [np.array([[[w], [h]]], np.float32)
+                 for w, h in (self.pyramid.sizes[l] for l in self.levels)]
+        if len(sizes) == 1:
+            return sizes[0]
+        return tf.concat([tf.zeros_like(part) + size
+                          for part, size in zip(self._per_level(like), sizes)], 0)
 
-    def rows(self, corner: tf.Tensor, count: int) -> tf.Tensor:
-        """``[L * M, count, window + 3]`` pixels of ``count`` rows from the integer-valued top-left
-        ``corner [L * M, 2, 1]`` (x, y; image pixels, clamped into the table)."""
+    def rows(self, corner: tf.Tensor, count: int) -> tuple[tf.Tensor, tf.Tensor]:
+        """``count`` rows from the integer-valued top-left ``corner [L * M, 2, 1]`` (x, y; image
+        pixels, clamped into the table): the strips that hold them ``[L * M, count, width]`` and
+        the column of ``x`` in the strips ``[L * M, 1, 1]``."""
         pyramid, k = self.pyramid, self.window
-        index = []
-        for part, level in zip(self._per_level(corner), self.levels):
-            rows, columns = pyramid.rows[level], pyramid.columns[level]
-            limit = np.array([[columns - 1.0], [rows - count]], np.float32)
-            start = tf.cast(tf.clip_by_value(part + (k + 1.0), 0.0, limit), tf.int32)
-            column, row = tf.split(tf.reshape(start, [-1, 2]), 2, 1)                   # [M, 1]
-            first = pyramid.bases[level] + self.image * (rows * columns)
-            index.append(first + (row + np.arange(count, dtype=np.int32)) * columns + column)
-        return tf.gather(pyramid.table, tf.concat(index, 0) if len(index) > 1 else index[0])
+        index, shifts = [], []
+        for part, level, first in zip(self._per_level(corner), self.levels, self._first):
+            rows, blocks = pyramid.rows[level], pyramid.blocks[level]
+            limit = np.array([[pyramid.sizes[level][0] + k], [rows - count]], np.float32)
+            start = tf.clip_by_value(part + (k + 1.0), 0.0, limit)              # [M, 2, 1]
+            x, y = start[:, 0:1], start[:, 1:2]
+            block = tf.floor(x * (1.0 / STRIP_STEP))
+            offsets = (block + y * blocks) + np.arange(count, dtype=np.float32) * blocks
+            index.append(first + tf.cast(tf.reshape(offsets, [-1, count]), tf.int32))
+            shifts.append(x - block * STRIP_STEP)
+        index, shift = ((tf.concat(index, 0), tf.concat(shifts, 0)) if len(index) > 1
+                        else (index[0], shifts[0]))
+        return tf.gather(pyramid.table, index), shift
 
     def in_bounds(self, corner: tf.Tensor) -> tf.Tensor:
         """``[L * M, 1, 1]`` 1.0 where OpenCV tracks a window with integer top-left ``corner``: it
@@ -160,52 +191,42 @@ class _Windows:
                      * tf.clip_by_value(self.size(corner) - corner, 0.0, 1.0))
 
 
-def _template_matrices(frac: tf.Tensor, corner: tf.Tensor, size: tf.Tensor, window: int,
-                       columns: bool) -> tf.Tensor:
-    """``[M, 3, K, K+3]`` matrices that take the ring window along one axis to: its bilinear
-    samples; the Scharr smoothing ``[3 10 3]`` of the derivatives; their difference ``[-1 0 1]``
-    (derivatives at the K+1 pixels, 0 outside ``0..size-1``, then interpolated). With ``columns``
-    they are transposed, ``[M, 3, K+3, K]``, to multiply the ring from the right.
-
-    ``frac``, ``corner``, ``size``: ``[M, 1, 1]`` sub-pixel offset, integer top-left and image
-    size along the axis.
-    """
-    k = window
-    smooth = np.zeros((k + 1, k + 3), np.float32)
-    diff = np.zeros((k + 1, k + 3), np.float32)
-    for p in range(k + 1):
-        smooth[p, p:p + 3] = (3.0, 10.0, 3.0)
-        diff[p, p], diff[p, p + 2] = -1.0, 1.0
-    shape = [1, 1, k] if columns else [1, k, 1]
-    pixels = np.arange(k + 1, dtype=np.float32).reshape([1, 1, k + 1] if columns else [1, k + 1, 1])
-    inside = _inside(corner + pixels, size)
-    first, second = ((inside[:, :, :k], inside[:, :, 1:]) if columns
-                     else (inside[:, :k], inside[:, 1:]))
-    w0, w1 = (1.0 - frac) * np.ones(shape, np.float32), frac * np.ones(shape, np.float32)
-    d0, d1 = w0 * first, w1 * second
-    pairs = ((w0, w1, _shifts(k, k + 3, 1), _shifts(k, k + 3, 2)),
-             (d0, d1, smooth[:k], smooth[1:]), (d0, d1, diff[:k], diff[1:]))
-    parts = [(a * (r0.T if columns else r0) + b * (r1.T if columns else r1))
-             for a, b, r0, r1 in pairs]
-    return tf.stack(parts, 1)
+def _lerp(values: tf.Tensor, frac: tf.Tensor, axis: int, count: int) -> tf.Tensor:
+    """``count`` linear interpolations between neighbours along ``axis`` (-1 or -2) of ``values``
+    at offset ``frac`` (broadcast against them): samples ``0 .. count - 1`` moved by ``frac``."""
+    if axis == -1:
+        first, second = values[..., :count], values[..., 1:count + 1]
+    else:
+        first, second = values[..., :count, :], values[..., 1:count + 1, :]
+    return first + (second - first) * frac
 
 
 def _template(windows: _Windows, corner_f: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """The window of ``prev`` at float top-left ``corner_f [M, 2, 1]``: ``(integer corner,
-    intensity [M, 1, K*K], derivatives (Ix, Iy) [M, 2, K*K])``."""
+    intensity [M, 1, K*K], derivatives (Ix, Iy) [M, 2, K*K])``.
+
+    From the ring (the window plus one pixel around it and one more for the bilinear step): the
+    3x3 Scharr derivatives at the ``K+1`` x ``K+1`` pixels, 0 outside the image, then bilinear
+    interpolation of intensity and derivatives at the sub-pixel offset, all elementwise.
+    """
     k = windows.window
     corner = tf.floor(corner_f)
     frac = corner_f - corner
-    ring = windows.rows(corner - 1.0, k + 3)                                  # [M, K+3, K+3]
+    strips, shift = windows.rows(corner - 1.0, k + 3)                     # [M, K+3, width]
+    ring = tf.matmul(strips, _shift_matrix(shift, strips.shape[2], k + 3))   # [M, K+3, K+3]
+    across = ring[:, :, 2:] - ring[:, :, :-2]                                 # [M, K+3, K+1]
+    down = ring[:, 2:] - ring[:, :-2]                                         # [M, K+1, K+3]
+    ix = (across[:, :-2] + across[:, 2:]) * 3.0 + across[:, 1:-1] * 10.0     # [M, K+1, K+1]
+    iy = (down[:, :, :-2] + down[:, :, 2:]) * 3.0 + down[:, :, 1:-1] * 10.0
     size = windows.size(corner)
-    width, height = size[:, 0:1], size[:, 1:2]
-    lefts = _template_matrices(frac[:, 1:2], corner[:, 1:2], height, k, False)
-    rights = _template_matrices(frac[:, 0:1], corner[:, 0:1], width, k, True)
-    # Ix smooths down and differences across; Iy the other way round.
-    rights = tf.concat([rights[:, 0:1], rights[:, 2:3], rights[:, 1:2]], 1)
-    left_ring = tf.matmul(tf.reshape(lefts, [-1, 3 * k, k + 3]), ring)         # [M, 3K, K+3]
-    values = tf.matmul(tf.reshape(left_ring, [-1, 3, k, k + 3]), rights)      # [M, 3, K, K]
-    values = tf.reshape(values, [-1, 3, k * k])
+    pixels = np.arange(k + 1, dtype=np.float32)
+    inside_x = _inside(corner[:, 0:1] + pixels.reshape(1, 1, -1), size[:, 0:1])   # [M, 1, K+1]
+    inside_y = _inside(corner[:, 1:2] + pixels.reshape(1, -1, 1), size[:, 1:2])   # [M, K+1, 1]
+    inside = inside_x * inside_y
+    values = tf.stack([ring[:, 1:-1, 1:-1], ix * inside, iy * inside], 1)     # [M, 3, K+1, K+1]
+    fx = tf.reshape(frac[:, 0:1], [-1, 1, 1, 1])
+    fy = tf.reshape(frac[:, 1:2], [-1, 1, 1, 1])
+    values = tf.reshape(_lerp(_lerp(values, fx, -1, k), fy, -2, k), [-1, 3, k * k])
     return corner, values[:, 0:1], values[:, 1:3]
 
 
@@ -248,8 +269,6 @@ def _track_level(windows: _Windows, projection: tf.Tensor, offset: tf.Tensor, us
     the image."""
     k = windows.window
     half = (k - 1) * 0.5
-    down = (_shifts(k, k + 1, 0), _shifts(k, k + 1, 1))                     # rows y.., y+1..
-    across = (_shifts(k, k + 3, 1).T, _shifts(k, k + 3, 2).T)               # ring columns
     position = start - half
     active, lost = usable, tf.zeros_like(usable)
     previous = None
@@ -257,21 +276,20 @@ def _track_level(windows: _Windows, projection: tf.Tensor, offset: tf.Tensor, us
         corner = tf.floor(position)
         frac = position - corner
         inside = windows.in_bounds(corner)
-        lost = tf.maximum(lost, active * (1.0 - inside))
+        lost = lost + active * (1.0 - inside)
         active = active * inside
-        fx, fy = frac[:, 0:1], frac[:, 1:2]
-        rows = windows.rows(corner - tf.constant([[1.0], [0.0]]), k + 1)    # [M, K+1, K+3]
-        moved = tf.matmul(tf.matmul((1.0 - fy) * down[0] + fy * down[1], rows),
-                          (1.0 - fx) * across[0] + fx * across[1])             # [M, K, K]
+        strips, shift = windows.rows(corner, k + 1)                        # [M, K+1, width]
+        across = tf.matmul(strips, _shift_matrix(shift + frac[:, 0:1], strips.shape[2], k))
+        moved = _lerp(across, frac[:, 1:2], -2, k)                               # [M, K, K]
         delta = (tf.reduce_sum(projection * tf.reshape(moved, [-1, 1, k * k]), -1, keepdims=True)
                  - offset) * active
         position = position + delta
         stop = _at_most(tf.reduce_sum(delta * delta, 1, keepdims=True), epsilon2)
-        if previous is not None:
-            undo = tf.abs(delta + previous)
-            cancels = _below(tf.maximum(undo[:, 0:1], undo[:, 1:2]), 0.01)
-            position = position - delta * (0.5 * active * (1.0 - stop) * cancels)
-            stop = tf.maximum(stop, cancels)
+        if previous is not None:   # two steps that cancel: back half a step, stop
+            undo = tf.reduce_max(tf.abs(delta + previous), 1, keepdims=True)
+            cancels = _below(undo, 0.01) * (1.0 - stop)
+            position = position - delta * (0.5 * cancels)
+            stop = stop + cancels
         active = active * (1.0 - stop)
         previous = delta
     return position + half, lost
