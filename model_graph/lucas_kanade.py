@@ -135,11 +135,6 @@ def _inside(position: tf.Tensor, size) -> tf.Tensor:
     return tf.clip_by_value(position + 1.0, 0.0, 1.0) * tf.clip_by_value(size - position, 0.0, 1.0)
 
 
-def _both(value: tf.Tensor) -> tf.Tensor:
-    """``[M, 1, 1]`` product of the x and y rows of ``value [M, 2, 1]``."""
-    return value[:, 0:1] * value[:, 1:2]
-
-
 class _Windows:
     """Window reads for ``M`` points on the levels ``levels`` of a pyramid (level-major: point
     ``i`` of level ``levels[j]`` is row ``j * M + i`` of every ``[L * M, ...]`` argument):
@@ -186,9 +181,8 @@ class _Windows:
     def in_bounds(self, corner: tf.Tensor) -> tf.Tensor:
         """``[L * M, 1, 1]`` 1.0 where OpenCV tracks a window with integer top-left ``corner``: it
         starts at most a window outside the image."""
-        k = self.window
-        return _both(tf.clip_by_value(corner + (k + 1.0), 0.0, 1.0)
-                     * tf.clip_by_value(self.size(corner) - corner, 0.0, 1.0))
+        margin = tf.minimum(corner + (self.window + 1.0), self.size(corner) - corner)
+        return tf.clip_by_value(tf.reduce_min(margin, 1, keepdims=True), 0.0, 1.0)
 
 
 def _lerp(values: tf.Tensor, frac: tf.Tensor, axis: int, count: int) -> tf.Tensor:
@@ -233,15 +227,17 @@ def _template(windows: _Windows, corner_f: tf.Tensor) -> tuple[tf.Tensor, tf.Ten
 def _projection(grads: tf.Tensor, window: int, min_eigenvalue: float) -> tuple[tf.Tensor, tf.Tensor]:
     """``P [M, 2, K*K]`` with ``step (dx, dy) = P @ (next window - prev window)``, and ``[M, 1, 1]``
     1.0 where the gradient matrix passes OpenCV's eigenvalue and determinant tests."""
-    ix, iy = grads[:, 0:1], grads[:, 1:2]
-    a11 = tf.reduce_sum(ix * ix, -1, keepdims=True) * FLT_SCALE                 # [M, 1, 1]
-    a12 = tf.reduce_sum(ix * iy, -1, keepdims=True) * FLT_SCALE
-    a22 = tf.reduce_sum(iy * iy, -1, keepdims=True) * FLT_SCALE
+    squares = tf.reduce_sum(grads * grads, -1, keepdims=True) * FLT_SCALE       # [M, 2, 1]
+    a11, a22 = squares[:, 0:1], squares[:, 1:2]                                 # [M, 1, 1]
+    a12 = tf.reduce_sum(grads[:, 0:1] * grads[:, 1:2], -1, keepdims=True) * FLT_SCALE
     det = a11 * a22 - a12 * a12
     min_eig = (a22 + a11 - tf.sqrt((a11 - a22) ** 2 + 4.0 * a12 * a12)) / (2.0 * window * window)
     usable = (1.0 - _below(min_eig, min_eigenvalue)) * (1.0 - _below(det, FLT_EPSILON))
     scale = (_INTENSITY_SCALE * FLT_SCALE) / (det * usable + (1.0 - usable))
-    return tf.concat([(a12 * iy - a22 * ix) * scale, (a12 * ix - a11 * iy) * scale], 1), usable
+    # P = scale * [[-a22, a12], [a12, -a11]] @ (Ix, Iy): the diagonal on the gradients, the
+    # off-diagonal on the gradients swapped.
+    diagonal = -tf.reverse(squares, [1]) * scale                               # [M, 2, 1]
+    return diagonal * grads + (a12 * scale) * tf.reverse(grads, [1]), usable
 
 
 def _templates(pyramid: StripPyramid, source: tf.Tensor, points: tf.Tensor,
