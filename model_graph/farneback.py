@@ -106,56 +106,56 @@ def _neighbourhoods(r1: tf.Tensor) -> tf.Tensor:
 
 def _sample(quads: tf.Tensor, height: int, width: int, flow: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """Bilinear samples ``[N, H, W, 5]`` of the expansion behind ``quads`` at ``pixel + flow``, and
-    ``[N, H, W, 1]`` bool: the sample's 2x2 neighbourhood lies inside the patch (elsewhere the
-    sample is not used)."""
+    ``[N, H, W, 1]`` 1.0 where the sample's 2x2 neighbourhood lies inside the patch (elsewhere the
+    sample is not used), else 0.0."""
     grid = np.stack(np.meshgrid(np.arange(width, dtype=np.float32),
                                 np.arange(height, dtype=np.float32)), -1)[None]    # (x, y)
     where = grid + flow
     corner = tf.floor(where)
     frac = where - corner
-    inside = tf.reduce_all((corner >= 0.0) & (corner < np.array([width - 1.0, height - 1.0])), -1,
-                           keepdims=True)
-    clipped = tf.cast(tf.clip_by_value(corner, 0.0, np.array([width - 2.0, height - 2.0],
-                                                               np.float32)), tf.int32)
-    cx, cy = tf.split(clipped, 2, -1)
-    image = tf.reshape(tf.range(tf.shape(flow)[0]), [-1, 1, 1, 1])
-    index = (image * (height - 1) + cy) * (width - 1) + cx                          # [N, H, W, 1]
-    taps = tf.reshape(tf.gather(quads, index[..., 0]), [-1, height, width, 4, 5])
+    last = np.array([width - 2.0, height - 2.0], np.float32)            # last 2x2 corner
+    margin = tf.minimum(corner + 1.0, last + 1.0 - corner)              # >= 1 inside
+    inside = tf.clip_by_value(tf.reduce_min(margin, -1, keepdims=True), 0.0, 1.0)
+    clipped = tf.clip_by_value(corner, 0.0, last)
+    image = tf.reshape(tf.range(tf.shape(flow)[0]) * ((height - 1) * (width - 1)), [-1, 1, 1])
+    index = image + tf.cast(tf.reduce_sum(clipped * np.array([1.0, width - 1.0], np.float32), -1),
+                            tf.int32)                                              # [N, H, W]
+    taps = tf.gather(quads, index)                     # [N, H, W, 20]: top-left, -right, bottom-..
     ax, ay = tf.split(frac, 2, -1)
-    wx, wy = tf.concat([1.0 - ax, ax], -1), tf.concat([1.0 - ay, ay], -1)          # [N, H, W, 2]
-    weights = tf.reshape(tf.expand_dims(wy, -1) * tf.expand_dims(wx, -2), [-1, height, width, 4, 1])
-    return tf.reduce_sum(taps * weights, 3), inside
+    columns = taps[..., :10] + (taps[..., 10:] - taps[..., :10]) * ay          # left, right
+    return columns[..., :5] + (columns[..., 5:] - columns[..., :5]) * ax, inside
 
 
-def update_matrices(r0: tf.Tensor, sampled: tf.Tensor, inside: tf.Tensor,
+#: Per channel of ``(r_y, r_x, r_yy, r_xx, r_xy)``: OpenCV's update mixes the expansion of
+#: ``prev`` (``r0``) and the sample of ``next``'s (``r1``) as ``keep * r0`` outside the patch and
+#: ``keep * r0 + take * r1 + drop * r0`` inside: ``(r0 - r1) / 2`` for the linear terms, the mean
+#: of the quadratic ones, the mixed term halved.
+_KEEP = np.array([0.5, 0.5, 1.0, 1.0, 0.5], np.float32)
+_TAKE = np.array([-0.5, -0.5, 0.5, 0.5, 0.25], np.float32)
+_DROP = np.array([0.0, 0.0, -0.5, -0.5, -0.25], np.float32)
+
+
+def update_matrices(r0: tf.Tensor, sampled: tf.Tensor, inside: tf.Tensor | np.ndarray,
                     flow: tf.Tensor | None) -> tf.Tensor:
     """``[N, H, W, 5]`` systems ``(G11, G12, G22, h1, h2)`` from the expansion ``r0`` of ``prev``
-    and that of ``next`` sampled at ``pixel + flow`` (``inside``: OpenCV's test that the sample
-    lies within the patch; ``flow`` None: zero flow)."""
+    and that of ``next`` sampled at ``pixel + flow`` (``inside [N, H, W, 1]``: 1.0 where OpenCV's
+    test puts the sample within the patch, else 0.0; ``flow`` None: zero flow)."""
     height, width = r0.shape[1], r0.shape[2]
-    s0, s1, s2, s3, s4 = tf.split(sampled, 5, -1)
-    q0, q1, q2, q3, q4 = tf.split(r0, 5, -1)
-    r2 = tf.where(inside, s0, 0.0)
-    r3 = tf.where(inside, s1, 0.0)
-    r4 = tf.where(inside, (q2 + s2) * 0.5, q2)
-    r5 = tf.where(inside, (q3 + s3) * 0.5, q3)
-    r6 = tf.where(inside, (q4 + s4) * 0.25, q4 * 0.5)
-    r2 = (q0 - r2) * 0.5
-    r3 = (q1 - r3) * 0.5
+    mixed = r0 * _KEEP + inside * (sampled * _TAKE + r0 * _DROP)
+    r2, r3, r4, r5, r6 = tf.split(mixed * _border_damping(height, width), 5, -1)
     if flow is not None:
         dx, dy = tf.split(flow, 2, -1)
         r2 = r2 + r4 * dy + r6 * dx
         r3 = r3 + r6 * dy + r5 * dx
-    damping = tf.constant(_border_damping(height, width))
-    r2, r3, r4, r5, r6 = (r * damping for r in (r2, r3, r4, r5, r6))
     return tf.concat([r4 * r4 + r6 * r6, (r4 + r5) * r6, r5 * r5 + r6 * r6, r4 * r2 + r6 * r3,
                       r6 * r2 + r5 * r3], -1)
 
 
 def _box_mean(matrices: tf.Tensor, window: int) -> tf.Tensor:
+    """Mean over ``window`` x ``window`` (replicate borders) of ``[N, H, W, C]``, one axis at a time."""
     half = window // 2
-    padded = pad(pad(matrices, 1, half, half, "replicate"), 2, half, half, "replicate")
-    return tf.nn.avg_pool2d(padded, window, 1, "VALID")
+    rows = tf.nn.avg_pool2d(pad(matrices, 1, half, half, "replicate"), (window, 1), 1, "VALID")
+    return tf.nn.avg_pool2d(pad(rows, 2, half, half, "replicate"), (1, window), 1, "VALID")
 
 
 def solve_flow(matrices: tf.Tensor, window: int) -> tf.Tensor:
@@ -173,9 +173,9 @@ def farneback(prev: tf.Tensor, next: tf.Tensor, *, window: int, iterations: int,
     r0, r1 = tf.split(both, 2, 0)
     quads = _neighbourhoods(r1)
     # At zero flow every sample is r1 itself; OpenCV's test leaves out the last row and column.
-    edge = np.zeros((1, height, width, 1), bool)
-    edge[:, :-1, :-1] = True
-    matrices = update_matrices(r0, r1, tf.constant(edge), None)
+    edge = np.zeros((1, height, width, 1), np.float32)
+    edge[:, :-1, :-1] = 1.0
+    matrices = update_matrices(r0, r1, edge, None)
     flow = None
     for i in range(iterations):
         flow = solve_flow(matrices, window)
