@@ -376,46 +376,46 @@ TRIED = """## Why the misses, and what was tried
 
 - **Where the time goes** (the profile above): the pair check tracks 117 points (68 landmarks and
   the 7x7 face grid) forward and back, so Lucas-Kanade is most of it, then Farneback in the two
-  eye patches; the plane fit, histograms and score are a small rest. Within LK, the strip tables
-  of both frames are a fixed cost, the windows of `prev` (template, Scharr derivatives, 2x2
-  matrix) about as much again, and each Newton step a little over 0.1 ms for 117 points. OpenCV
-  does the same arithmetic in tight SIMD loops; the graph is many small ops over small tensors.
-- **What bought the speed** (the previous design, a bit-exact int32 emulation of OpenCV's 14-bit
-  fixed point with a `tf.while_loop`, took 36.7x OpenCV's time in TFLite; measured in
-  interleaved A/B runs of converted parts, 1 thread): float arithmetic that XNNPACK runs instead
-  of int32; a fixed step schedule instead of a loop that waits for the slowest point; strip-table
-  row gathers instead of pixel gathers; interpolation and the Scharr filters as small matrix
-  products; the 2x2 solve folded into a projection (a `BATCH_MATMUL` of `[117, 2, 225]` by
-  `[117, 225, 1]` cost 0.12 ms per step, the same as a multiply and a sum at 0.02 ms); step tests
-  as float masks; borders as slices and concatenations instead of `MIRROR_PAD`; Farneback's
-  polynomial expansion as one `CONV_2D` instead of nine depthwise passes (0.57x the eye-flow
-  time).
+  eye patches; the plane fit, histograms and score are a small rest. Within LK (measured by
+  converting parts alone, 1 thread): the strip tables of both frames about 0.7 ms, the windows
+  of `prev` on all levels (Scharr derivatives, interpolation, 2x2 matrix) about 0.9 ms per
+  direction, and each Newton step about 0.09 ms for 117 points, of which the gather 0.02 ms, the
+  shift product, interpolation and projection 0.06 ms, the stop rules 0.01 ms. OpenCV does the
+  same arithmetic in tight SIMD loops; the graph is many small ops over small tensors.
+- **What bought the speed** (each an interleaved A/B run of converted parts, 1 thread, in one
+  process). Earlier: float arithmetic that XNNPACK runs instead of a bit-exact int32 emulation
+  with a `tf.while_loop` (36.7x OpenCV's time); a fixed step schedule; strip-table row gathers
+  instead of pixel gathers; the 2x2 solve folded into a projection (a `BATCH_MATMUL` of
+  `[117, 2, 225]` by `[117, 225, 1]` cost 0.12 ms per step, a multiply and a sum 0.02 ms); step
+  tests as float masks; borders as slices and concatenations instead of `MIRROR_PAD`;
+  Farneback's polynomial expansion as one `CONV_2D` (0.57x the eye-flow time). Then, LK
+  forward and back: the windows of `prev` as elementwise slices instead of matrices on both
+  sides (with per-level constants out of the step loop: 0.71x); strips every 4th column instead
+  of every column (0.62x of the original together; every 2nd column 0.81x, every 8th 0.62x); the
+  projection from the swapped gradients and one-minimum bounds test (0.94x). Farneback: the box
+  mean one axis at a time, the bilinear sample as two interpolations, masks as floats (0.67x).
 - **Tried, not kept:** fewer Newton steps at the coarse levels (5/1) — it changed 3.3 % of the
   motion cue's pair decisions against OpenCV on real clips (SPEC allows 2 %); dropping OpenCV's
-  stop rules to save ops — no faster, parity no better; reading the windows of all levels in one
-  batch — no faster, kept because it is fewer ops for XLA and TF; strips half as wide (two
-  gathers per row) — the table is cheaper to build by what the extra gathers cost.
-- **Batching** helps the SavedModel and XLA now that no loop waits for the batch's slowest point,
-  but far less than the 400 pairs/s target asks (the throughput table). Measured as
-  `tf.function`s at batch 64, per pair: the whole check 10.6 ms, building the strip tables alone
-  3.1 ms, LK forward (tables included) 5.3 ms, Farneback 0.6 ms (at batch 1: 22.5, 4.2, 11.3 and
-  4.5 ms). The tables are 18 shifted copies of every pyramid level, 7 MB per pair, written once
-  by the stack and once more by the transpose: about 0.9 GB per batch of 64, in 200 ms. A
-  large-batch path that reads windows without the table was not written.
+  stop rules to save ops — no faster, parity no better; the column shift as a choice among 4
+  shifted slices instead of a product — plain TensorFlow at batch 64 0.87x, XLA 2.3x slower.
+- **Batching** helps the SavedModel and XLA, but far less than the 400 pairs/s target asks (the
+  throughput table). Measured as `tf.function`s at batch 64, per pair: the whole check 7.8 ms
+  (XLA 7.5), the strip tables 0.9 ms (XLA 0.08), LK forward with its tables 4.3 ms (XLA 3.1),
+  Farneback 0.6 ms (XLA 0.7); at batch 1: 15.9, 2.5, 9.6 and 5.0 ms. What is left is the Newton
+  steps — 7,488 small per-point products a step at batch 64, which neither runtime runs near
+  its peak (XLA about 0.2 ms per pair per step) — and the windows of `prev`.
 - **The motion cue doubles LK**: the forward-backward filter tracks every point back (SPEC §4b);
   the backward templates cannot be shared with the forward ones (they are windows of the other
   frame at other points).
 - **File size and memory**: the pair check unrolls 11 Newton steps x 2 directions of a few dozen
-  ops each; counted in its flatbuffer (converted alone, with the schema in `ai_edge_litert`): 3,585
-  operators and 4,045 tensors, whose records make nearly all of the file — its constants are
-  35 KB, its tensor names 43 KB. 200 KB would take fewer than half the ops. The liveness files
-  also hold the texture networks' weights (`serving_default`, `check_clip`). The LiteRT demo's peak memory,
-  taken apart with `own_peak_rss_mb` after each step of a session: numpy, OpenCV and PyAV
-  imported 60 MB, the demo's modules 64 MB, `liveness.tflite`'s `check_pair` loaded 85 MB and
-  invoked once 136 MB, `texture.tflite` 141 MB, then the MTCNN networks and the frames. The pair
-  graph alone, converted with a static batch of 1, took 42 MB once invoked (47 MB with the
-  dynamic batch axis): its intermediate tensors (the strip tables are 3.5 MB per frame, plus
-  their staging copy), not the batch axis, are what it holds."""
+  ops each; counted in its flatbuffer (converted alone, with the schema in `ai_edge_litert`): 3,245
+  operators and 3,629 tensors, whose records make nearly all of the file — its constants are
+  34 KB, its tensor names 38 KB. 200 KB would take fewer than half the ops. The liveness files
+  also hold the texture networks' weights (`serving_default`, `check_clip`). The LiteRT demo's
+  peak memory: numpy and LiteRT imported take 38 MB, `liveness.tflite`'s `check_pair` loaded
+  49 MB and invoked once 87 MB (its intermediate tensors; the strip tables are 1.2 MB per frame,
+  a third of what strips at every column took), then OpenCV, PyAV, the texture and MTCNN
+  networks and the frames."""
 
 
 def machine() -> str:
