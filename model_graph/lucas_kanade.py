@@ -77,11 +77,6 @@ class StripPyramid:
         """The highest level (0 = no pyramid)."""
         return len(self.rows) - 1
 
-    @property
-    def width(self) -> int:
-        """Pixels per strip."""
-        return self.table.shape[1]
-
 
 def strip_pyramid(images: tf.Tensor, levels: int, window: int) -> StripPyramid:
     """The strip tables of ``levels + 1`` pyramid levels of ``images [K, H, W]`` float (0..255)."""

@@ -175,3 +175,29 @@ def test_float_step_tests_equal_comparisons():
         got_at_most = _at_most(tf.constant(values), bound).numpy()
         np.testing.assert_array_equal(got_below, (values < np.float32(bound)).astype(np.float32))
         np.testing.assert_array_equal(got_at_most, (values <= np.float32(bound)).astype(np.float32))
+
+
+@pytest.mark.parametrize("window", [7, 15])
+def test_strip_table_reads_every_window_of_the_padded_levels(window):
+    """Any read the LK may make (ring of ``window + 3`` rows and columns, from any top-left the
+    bounds allow) equals the reflect-101 padded level, after the strip's shift."""
+    from model_graph.lucas_kanade import _shift_matrix, _Windows, strip_pyramid
+    from model_graph.pyramid import build_pyramid
+
+    images = tf.constant(np.random.default_rng(5).integers(0, 256, (2, 41, 37)).astype(np.float32))
+    pyramid = strip_pyramid(images, 1, window)
+    reach = window + 3
+    for level, image in enumerate(build_pyramid(images, 1)):
+        image = image.numpy()
+        height, width = image.shape[1:]
+        padded = np.pad(image, ((0, 0), (window + 1, window + 1), (window + 1, window + 3)),
+                        mode="reflect")
+        xs = np.arange(-(window + 1), width)
+        ys = np.arange(-(window + 1), height + window + 2 - reach)
+        x, y, k = (a.ravel().astype(np.float32) for a in np.meshgrid(xs, ys, [0, 1]))
+        corner = tf.constant(np.stack([x, y], 1)[:, :, None])
+        strips, shift = _Windows(pyramid, [level], tf.constant(k.astype(np.int32))).rows(corner, reach)
+        got = tf.matmul(strips, _shift_matrix(shift, strips.shape[2], reach)).numpy()
+        for i in range(len(x)):
+            row, column = int(y[i]) + window + 1, int(x[i]) + window + 1
+            np.testing.assert_array_equal(got[i], padded[int(k[i]), row:row + reach, column:column + reach])
