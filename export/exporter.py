@@ -5,6 +5,8 @@ Layout written under ``DIR``::
     models/liveness/<version>/   SavedModel (saved_model.pb, variables/), TF Serving's layout
     liveness.tflite              float32, TFLITE_BUILTINS only
     liveness_fp16.tflite         float16 optimisation requested (see docs/serving.md)
+    liveness_pair.tflite         ``check_pair`` alone for one pair per call (static shapes), float32:
+                                 what a device scoring frame by frame runs (the LiteRT demo)
     texture.tflite               the texture networks alone, for the LiteRT demo's per-frame cue
     mtcnn_{pnet,rnet,onet}.tflite  MTCNN's networks, for the LiteRT-only mobile demo
     model_manifest.json          config, versions, commit, signatures, sha256 and size per file
@@ -15,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +41,7 @@ class ExportResult:
     saved_model: Path
     tflite: Path
     tflite_fp16: Path
+    tflite_pair: Path
     texture: Path
     mtcnn: list[Path]
     manifest: Path
@@ -70,17 +74,19 @@ def export_all(out_dir: Path, cfg: LivenessConfig, version: int = 1,
     tflite.write_bytes(convert(saved, fp16=False))
     tflite_fp16 = out_dir / "liveness_fp16.tflite"
     tflite_fp16.write_bytes(convert(saved, fp16=True))
+    tflite_pair = out_dir / "liveness_pair.tflite"
+    tflite_pair.write_bytes(convert_pair(cfg))
     texture = out_dir / "texture.tflite"
     texture.write_bytes(convert_texture())
 
     mtcnn_files = convert_mtcnn(out_dir)
 
     manifest = out_dir / "model_manifest.json"
-    content = build_manifest(cfg, version, saved, [tflite, tflite_fp16, texture, *mtcnn_files],
-                             out_dir)
+    content = build_manifest(cfg, version, saved,
+                             [tflite, tflite_fp16, tflite_pair, texture, *mtcnn_files], out_dir)
     content["calibration"] = calibration
     manifest.write_text(json.dumps(content, indent=1, sort_keys=True) + "\n")
-    return ExportResult(saved, tflite, tflite_fp16, texture, mtcnn_files, manifest)
+    return ExportResult(saved, tflite, tflite_fp16, tflite_pair, texture, mtcnn_files, manifest)
 
 
 def convert(saved_model: Path, *, fp16: bool) -> bytes:
@@ -92,6 +98,25 @@ def convert(saved_model: Path, *, fp16: bool) -> bytes:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
     return converter.convert()
+
+
+def convert_pair(cfg: LivenessConfig, *, fp16: bool = False) -> bytes:
+    """``check_pair`` for one pair per call (``LivenessCheck(cfg, pair_batch=1)``) as a TFLite
+    file with the signature ``check_pair``, built-ins only (``fp16``: float16 optimisation
+    requested, as for ``liveness_fp16.tflite``). Same graph as the batched
+    signature; with every shape static, TFLite plans one arena for the intermediates instead of
+    holding each dynamic one (``liveness bench`` measures the peak memory of both)."""
+    single = LivenessCheck(cfg, pair_batch=1)
+    with tempfile.TemporaryDirectory() as folder:
+        tf.saved_model.save(single, folder,
+                            signatures={"check_pair": single.check_pair.get_concrete_function()})
+        converter = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=["check_pair"])
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        converter.allow_custom_ops = False
+        if fp16:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.target_spec.supported_types = [tf.float16]
+        return converter.convert()
 
 
 def convert_texture() -> bytes:

@@ -4,11 +4,11 @@ The pair check is every cue of the ``default`` preset but texture (the ``check_p
 texture has its own table). For each crop size, face-crop pairs are cut from the synthetic live
 clip exactly as the pipeline cuts them, and each path scores them one pair at a time: the OpenCV
 reference, eager TensorFlow, the ``tf.function``, XLA, the reloaded SavedModel, and the TFLite
-file (float32 and float16) at 1 and 2 threads. Median and 90th percentile per pair, and the ratio
-to the OpenCV path measured in the same run. Then SavedModel and XLA throughput by batch size,
-where the TFLite time goes, the texture cue, end to end frames per second and the LiteRT demo's
-peak memory, file sizes, and the speed targets. Machines here are shared: compare ratios, not
-absolute times.
+file of one pair per call (``liveness_pair.tflite``, float32 and float16) at 1 and 2 threads.
+Median and 90th percentile per pair, and the ratio to the OpenCV path measured in the same run.
+Then SavedModel and XLA throughput by batch size, where the TFLite time goes, the texture cue,
+end to end frames per second and the LiteRT demo's peak memory, file sizes, and the speed
+targets. Machines here are shared: compare ratios, not absolute times.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ def latency_rows(cfg: LivenessConfig, pairs: int, workdir: Path) -> tuple[list[t
     import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter
 
+    from export.exporter import convert_pair
     from liveness.reference import check_pair as reference_check
     from model_graph.check import check_pair as graph_check
     from model_graph.module import LivenessCheck
@@ -81,18 +82,18 @@ def latency_rows(cfg: LivenessConfig, pairs: int, workdir: Path) -> tuple[list[t
         lambda i: served(prev=one[i][0], next=one[i][1], landmarks=one[i][2]), n)))
     sizes = {}
     for label, fp16 in (("float32", False), ("float16", True)):
-        converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        if fp16:
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.target_spec.supported_types = [tf.float16]
-        blob = converter.convert()
+        blob = convert_pair(cfg, fp16=fp16)             # liveness_pair.tflite: one pair per call
         sizes[label] = len(blob)
         (workdir / f"liveness_{cfg.crop_size}_{label}.tflite").write_bytes(blob)
         for threads in (1, 2):
-            runner = Interpreter(model_content=blob, num_threads=threads).get_signature_runner()
+            runner = Interpreter(model_content=blob, num_threads=threads).get_signature_runner(
+                "check_pair")
             rows.append((f"TFLite {label}, {threads} thread{'s' * (threads > 1)}", time_calls(
                 lambda i: runner(prev=one[i][0], next=one[i][1], landmarks=one[i][2]), n)))
+    # The batched signature as TFLite, for the memory table only (as liveness.tflite holds it).
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    (workdir / f"liveness_{cfg.crop_size}_batched.tflite").write_bytes(converter.convert())
     return [(name, float(np.median(t)), float(np.percentile(t, 90))) for name, t in rows], sizes
 
 
@@ -203,14 +204,15 @@ def demo_run(clip: Path | None, model_dir: Path, threads: int, detector: str) ->
     return fps, float(done.stdout.strip().splitlines()[-1])
 
 
-MEMORY_PATHS = ("OpenCV reference", "TFLite float32 (LiteRT)", "tf.function", "XLA (jit_compile)",
-                "SavedModel (reloaded)")
+MEMORY_PATHS = ("OpenCV reference", "TFLite float32, one pair per call (liveness_pair.tflite)",
+                "TFLite float32, batch axis free (liveness.tflite's check_pair)", "tf.function",
+                "XLA (jit_compile)", "SavedModel (reloaded)")
 
 
 def memory_rows(cfg: LivenessConfig, workdir: Path) -> list[tuple[str, float]]:
     """``[(path, peak RSS MB)]``: each path alone in a fresh Python process scoring 10 pairs.
 
-    Needs ``latency_rows`` to have written the SavedModel and the float32 TFLite file of
+    Needs ``latency_rows`` to have written the SavedModel and the TFLite files of
     ``cfg.crop_size`` into ``workdir``; the pairs travel as a ``.npz`` so the OpenCV and LiteRT
     processes never import TensorFlow.
     """
@@ -246,8 +248,10 @@ def memory_probe(path: str, workdir: str, config_json: str) -> None:
     elif path.startswith("TFLite"):
         from liveness.litert import make_interpreter
 
-        file = Path(workdir) / f"liveness_{cfg.crop_size}_float32.tflite"
-        runner = make_interpreter(file, threads=1).get_signature_runner("serving_default")
+        one_pair = "one pair" in path
+        file = Path(workdir) / f"liveness_{cfg.crop_size}_{'float32' if one_pair else 'batched'}.tflite"
+        runner = make_interpreter(file, threads=1).get_signature_runner(
+            "check_pair" if one_pair else "serving_default")
         for i in range(len(prev)):
             runner(prev=prev[i:i + 1], next=next[i:i + 1], landmarks=marks[i:i + 1])
     else:
@@ -443,7 +447,9 @@ def run(out: Path, sizes: tuple[int, ...], pairs: int, command: str,
     lines = ["# Benchmarks", "", f"Generated by `{command}` on {machine()}.", "",
              "Per-pair latency, one pair per call, median / 90th percentile in milliseconds, and "
              "the median as a multiple of the OpenCV reference's measured in the same run "
-             f"({pairs} pairs of the synthetic live clip per size; eager TensorFlow: 5 pairs).", ""]
+             f"({pairs} pairs of the synthetic live clip per size; eager TensorFlow: 5 pairs). "
+             "The TFLite rows run the graph of `liveness_pair.tflite` (`check_pair` with every "
+             "shape static, what the LiteRT demo runs).", ""]
     base = preset("default")
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -498,9 +504,10 @@ def run(out: Path, sizes: tuple[int, ...], pairs: int, command: str,
     lines += [f"| {s} | {v['float32'] / 1024:.0f} KB | {v['float16'] / 1024:.0f} KB |"
               for s, v in file_sizes.items()]
     if model_dir is not None:
-        lines += ["", f"Exported files in `{model_dir}` (`liveness export`; the liveness files hold "
-                  "three signatures, `serving_default`, `check_pair` and `check_clip`, and the "
-                  "texture networks' weights):", "", "| file | size |", "|---|---|"]
+        lines += ["", f"Exported files in `{model_dir}` (`liveness export`; `liveness.tflite` and "
+                  "`liveness_fp16.tflite` hold three signatures, `serving_default`, `check_pair` "
+                  "and `check_clip`, and the texture networks' weights; `liveness_pair.tflite` "
+                  "holds `check_pair` for one pair per call):", "", "| file | size |", "|---|---|"]
         lines += [f"| {f.name} | {f.stat().st_size / 1024:.0f} KB |"
                   for f in sorted(model_dir.glob("*.tflite"))]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

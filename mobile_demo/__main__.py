@@ -4,8 +4,9 @@
     python -m mobile_demo --camera 0 --model-dir build/export --max-frames 90
     python -m mobile_demo --nv21 dump.nv21 --width 640 --height 480 --model-dir build/export
 
-The model folder is what ``liveness export --out DIR`` writes (``liveness.tflite``,
-``texture.tflite``, ``mtcnn_*.tflite``, ``model_manifest.json``); the check uses the config recorded in the manifest.
+The model folder is what ``liveness export --out DIR`` writes (``liveness_pair.tflite``,
+``texture.tflite``, ``mtcnn_*.tflite``, ``model_manifest.json``); the check uses the config
+recorded in the manifest.
 User mistakes print one ``mobile_demo: error: ...`` line and exit with status 2.
 """
 

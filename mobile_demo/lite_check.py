@@ -1,4 +1,5 @@
-"""The exported check (``liveness.tflite``) as a pair scorer, validated against its manifest."""
+"""The exported pair check (``liveness_pair.tflite``) as a pair scorer, validated against its
+manifest."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from liveness.reference import PairEvidence
 
 #: The pair check without texture: the demo scores texture per frame with ``texture.tflite``.
 SIGNATURE = "check_pair"
+#: ``SIGNATURE`` alone for one pair per call: static shapes, so LiteRT plans one memory arena.
+PAIR_FILE = "liveness_pair.tflite"
 
 
 class ModelError(ValueError):
@@ -38,10 +41,10 @@ def config_from_manifest(manifest: dict) -> LivenessConfig:
 
 
 class LiteScorer:
-    """Scores a pair with ``liveness.tflite``; a drop-in for ``liveness.reference.check_pair``."""
+    """Scores a pair with ``liveness_pair.tflite``; a drop-in for ``liveness.reference.check_pair``."""
 
     def __init__(self, model_dir: Path, manifest: dict, threads: int | None = None) -> None:
-        path = model_dir / "liveness.tflite"
+        path = model_dir / PAIR_FILE
         try:
             interpreter = make_interpreter(path, threads, allocate=False)  # the runner allocates
             self._runner = interpreter.get_signature_runner(SIGNATURE)

@@ -42,9 +42,14 @@ class LivenessCheck(tf.Module):
 
     Inside the graph (where TFLite cannot raise) a call whose inputs do not share one batch size
     gives no valid pair and no used texture; the Python call raises ``ValueError`` first.
+
+    ``pair_batch`` fixes ``B`` in ``check`` and ``check_pair`` (None: any). A fixed batch of 1
+    is what a device scoring one pair per frame wants: TFLite then plans one memory arena for
+    the static intermediates instead of holding each dynamic one (``liveness_pair.tflite``).
     """
 
-    def __init__(self, cfg: LivenessConfig, *, jit_compile: bool = False) -> None:
+    def __init__(self, cfg: LivenessConfig, *, jit_compile: bool = False,
+                 pair_batch: int | None = None) -> None:
         super().__init__(name="liveness_check")
         if farneback_levels(cfg.eye_patch_px, cfg.fb_pyr_scale, cfg.fb_levels) > 0:
             raise ValueError(f"eye_patch_px={cfg.eye_patch_px} makes OpenCV's Farneback use more "
@@ -53,18 +58,19 @@ class LivenessCheck(tf.Module):
         self.cfg = cfg
         self._texture_networks = FrozenTexture()
         size = cfg.crop_size
-        patch = tf.TensorSpec([None, 2, PATCH_PX, PATCH_PX, 3], tf.uint8, name="patches")
-        context = tf.TensorSpec([None], tf.float32, name="patch_context")
-        signature = [tf.TensorSpec([None, size, size], tf.uint8, name="prev"),
-                     tf.TensorSpec([None, size, size], tf.uint8, name="next"),
-                     tf.TensorSpec([None, N_LANDMARKS, 2], tf.float32, name="landmarks"),
-                     patch, context]
+
+        def specs(batch: int | None) -> list[tf.TensorSpec]:
+            return [tf.TensorSpec([batch, size, size], tf.uint8, name="prev"),
+                    tf.TensorSpec([batch, size, size], tf.uint8, name="next"),
+                    tf.TensorSpec([batch, N_LANDMARKS, 2], tf.float32, name="landmarks"),
+                    tf.TensorSpec([batch, 2, PATCH_PX, PATCH_PX, 3], tf.uint8, name="patches"),
+                    tf.TensorSpec([batch], tf.float32, name="patch_context")]
+
+        signature = specs(pair_batch)
         self.check = tf.function(self._check, input_signature=signature, jit_compile=jit_compile)
         self.check_pair = tf.function(self._check_pair, input_signature=signature[:3],
                                       jit_compile=jit_compile)
-        clip_signature = [tf.TensorSpec([None, size, size], tf.uint8, name="frames"),
-                          tf.TensorSpec([None, N_LANDMARKS, 2], tf.float32, name="landmarks"),
-                          patch, context]
+        clip_signature = [tf.TensorSpec([None, size, size], tf.uint8, name="frames"), *specs(None)[2:]]
         self.check_clip = tf.function(self._check_clip, input_signature=clip_signature,
                                       jit_compile=jit_compile)
 

@@ -18,5 +18,6 @@ def test_bench_command_writes_every_table(tmp_path, capsys):
                    "| SavedModel (reloaded) |", "| TFLite float16, 2 threads |",
                    "## Throughput", "## Where the TFLite time goes", "| LK forward and back at 117 points |",
                    "## End to end", "## TFLite file size", "## Peak memory per path",
-                   "| TFLite float32 (LiteRT) |"):
+                   "| TFLite float32, one pair per call (liveness_pair.tflite) |",
+                   "| TFLite float32, batch axis free (liveness.tflite's check_pair) |"):
         assert needle in page, needle

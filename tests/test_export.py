@@ -44,19 +44,23 @@ def test_manifest_records_config_versions_and_hashes(exported):
     assert manifest["tensorflow"] == tf.__version__ and manifest["crop_size"] == 160
     assert manifest["verdict_codes"] == VERDICT_CODES and manifest["reason_codes"] == REASON_CODES
     out_dir = exported.manifest.parent
-    assert {"liveness.tflite", "liveness_fp16.tflite", "texture.tflite"} <= set(manifest["files"])
+    assert {"liveness.tflite", "liveness_fp16.tflite", "liveness_pair.tflite",
+            "texture.tflite"} <= set(manifest["files"])
     for name, entry in manifest["files"].items():
         data = (out_dir / name).read_bytes()
         assert entry == {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
 
 
-def assert_same_pair(actual: dict, expected: dict, name: str) -> None:
+def assert_same_pair(actual: dict, expected: dict, name: str, texture: bool = True) -> None:
     """One pair's outputs against another runtime's (or the golden file's), within the bounds
-    stated in ``export.golden.TOLERANCES``."""
+    stated in ``export.golden.TOLERANCES`` (``texture``: the outputs include the texture cue)."""
     tol = TOLERANCES
     flow = np.asarray(expected["landmark_flow"])
     np.testing.assert_allclose(actual["landmark_flow"], flow, atol=tol["landmark_flow_abs"], err_msg=name)
-    np.testing.assert_allclose(actual["texture"], expected["texture"], atol=tol["texture_abs"], err_msg=name)
+    if texture:
+        np.testing.assert_allclose(actual["texture"], expected["texture"], atol=tol["texture_abs"],
+                                   err_msg=name)
+        assert bool(actual["texture_used"]) == bool(expected["texture_used"]), name
     np.testing.assert_allclose(actual["sigma"], expected["sigma"], atol=tol["sigma_abs"], err_msg=name)
     np.testing.assert_allclose(actual["motion"], expected["motion"], atol=tol["motion_abs"], err_msg=name)
     gate = max(CFG.min_motion_px, CFG.significance_sigma * float(expected["sigma"]))
@@ -70,7 +74,7 @@ def assert_same_pair(actual: dict, expected: dict, name: str) -> None:
     if expected["motion_judged"]:
         np.testing.assert_allclose(actual["plane_residual"], expected["plane_residual"],
                                    atol=tol["plane_residual_abs"], err_msg=name)
-    for flag in ("valid", "texture_used", "motion_judged", "sigma_valid"):
+    for flag in ("valid", "motion_judged", "sigma_valid"):
         assert bool(actual[flag]) == bool(expected[flag]), (name, flag)
     if not residual_near:
         assert bool(actual["planar"]) == bool(expected["planar"]), name
@@ -111,6 +115,19 @@ def test_golden_vectors_are_reproduced_by_tflite(exported, golden):
     for i, expected in enumerate(index["expected"]):
         lite = {k: v[0] for k, v in runner(**{k: v[i:i + 1] for k, v in inputs.items()}).items()}
         assert_same_pair(lite, expected, expected["name"])
+
+
+def test_pair_file_reproduces_the_golden_pairs(exported, golden):
+    """``liveness_pair.tflite``: ``check_pair`` with every shape static (one pair per call)."""
+    index, inputs = golden
+    runner = tflite_runner(exported.tflite_pair, "check_pair")
+    contract = json.loads(SIGNATURE_FILE.read_text())["check_pair"]
+    assert set(runner.get_output_details()) == set(contract["outputs"])
+    assert runner.get_input_details()["prev"]["shape"].tolist() == [1, CFG.crop_size, CFG.crop_size]
+    for i, expected in enumerate(index["expected"]):
+        pair = {k: inputs[k][i:i + 1] for k in ("prev", "next", "landmarks")}
+        lite = {k: v[0] for k, v in runner(**pair).items()}
+        assert_same_pair(lite, expected, f"liveness_pair.tflite {expected['name']}", texture=False)
 
 
 def test_golden_inputs_are_what_the_generator_makes(golden):

@@ -108,12 +108,12 @@ def broken_copy(exported, tmp_path):
 
 def test_model_problems_are_clear_errors(exported, photo_video, tmp_path, capsys):
     missing = broken_copy(exported, tmp_path / "a")
-    (missing / "liveness.tflite").unlink()
+    (missing / "liveness_pair.tflite").unlink()
     assert main([str(photo_video), "--model-dir", str(missing)]) == 2
-    assert "liveness.tflite not found" in capsys.readouterr().err
+    assert "liveness_pair.tflite not found" in capsys.readouterr().err
 
     corrupt = broken_copy(exported, tmp_path / "b")
-    (corrupt / "liveness.tflite").write_bytes(b"not a flatbuffer" * 10)
+    (corrupt / "liveness_pair.tflite").write_bytes(b"not a flatbuffer" * 10)
     assert main([str(photo_video), "--model-dir", str(corrupt)]) == 2
     assert "not a usable TFLite model" in capsys.readouterr().err
 
