@@ -1,6 +1,6 @@
 """``liveness bench`` end to end at one small size (figures are measured, never asserted)."""
 
-from liveness.bench import time_calls
+from liveness.bench import time_calls, time_interleaved
 from liveness.cli import main
 
 
@@ -8,6 +8,14 @@ def test_time_calls_counts_and_is_positive():
     calls = []
     times = time_calls(lambda i: calls.append(i), 4, warmup=1)
     assert len(times) == 4 and (times >= 0).all() and calls == [0, 0, 1, 2, 3]
+
+
+def test_time_interleaved_takes_turns_pair_by_pair():
+    calls = []
+    times = time_interleaved({"a": lambda i: calls.append(("a", i)), "b": lambda i: calls.append(("b", i))},
+                             2, rounds=2, warmup=1)
+    assert calls[2:] == [("a", 0), ("b", 0), ("a", 1), ("b", 1)] * 2
+    assert {k: len(v) for k, v in times.items()} == {"a": 4, "b": 4}
 
 
 def test_bench_command_writes_every_table(tmp_path, capsys):
