@@ -63,12 +63,8 @@ def export_all(out_dir: Path, cfg: LivenessConfig, version: int = 1,
         raise ValueError(f"crop size must be in 64..{MAX_CROP} px, got {cfg.crop_size}")
     out_dir = Path(out_dir)
     _check_writable(out_dir)
-    module = LivenessCheck(cfg)
     saved = out_dir / "models" / "liveness" / str(version)
-    signatures = {"serving_default": module.check.get_concrete_function(),
-                  "check_pair": module.check_pair.get_concrete_function(),
-                  "check_clip": module.check_clip.get_concrete_function()}
-    tf.saved_model.save(module, str(saved), signatures=signatures)
+    save_signatures(LivenessCheck(cfg), saved)
 
     tflite = out_dir / "liveness.tflite"
     tflite.write_bytes(convert(saved, fp16=False))
@@ -89,6 +85,14 @@ def export_all(out_dir: Path, cfg: LivenessConfig, version: int = 1,
     return ExportResult(saved, tflite, tflite_fp16, tflite_pair, texture, mtcnn_files, manifest)
 
 
+def save_signatures(module: LivenessCheck, folder: Path) -> None:
+    """``module`` as a SavedModel with the :data:`SIGNATURES` (``serving_default`` is ``check``)."""
+    functions = {"serving_default": module.check, "check_pair": module.check_pair,
+                 "check_clip": module.check_clip}
+    tf.saved_model.save(module, str(folder), signatures={
+        key: functions[key].get_concrete_function() for key in SIGNATURES})
+
+
 def convert(saved_model: Path, *, fp16: bool) -> bytes:
     """TFLite flatbuffer of every signature, TFLITE_BUILTINS only (fails on any other op)."""
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_keys=list(SIGNATURES))
@@ -103,9 +107,9 @@ def convert(saved_model: Path, *, fp16: bool) -> bytes:
 def convert_pair(cfg: LivenessConfig, *, fp16: bool = False) -> bytes:
     """``check_pair`` for one pair per call (``LivenessCheck(cfg, pair_batch=1)``) as a TFLite
     file with the signature ``check_pair``, built-ins only (``fp16``: float16 optimisation
-    requested, as for ``liveness_fp16.tflite``). Same graph as the batched
-    signature; with every shape static, TFLite plans one arena for the intermediates instead of
-    holding each dynamic one (``liveness bench`` measures the peak memory of both)."""
+    requested, as for ``liveness_fp16.tflite``). Same graph as the batched signature, in a file
+    without the other signatures and their texture networks: what a device scoring pairs frame
+    by frame loads (``liveness bench`` measures the peak memory of both files)."""
     single = LivenessCheck(cfg, pair_batch=1)
     with tempfile.TemporaryDirectory() as folder:
         tf.saved_model.save(single, folder,

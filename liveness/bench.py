@@ -76,7 +76,7 @@ def latency_rows(cfg: LivenessConfig, pairs: int, workdir: Path) -> tuple[list[t
     import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter
 
-    from export.exporter import convert_pair
+    from export.exporter import convert, convert_pair, save_signatures
     from liveness.reference import check_pair as reference_check
     from model_graph.check import check_pair as graph_check
     from model_graph.module import LivenessCheck
@@ -110,10 +110,11 @@ def latency_rows(cfg: LivenessConfig, pairs: int, workdir: Path) -> tuple[list[t
     times = time_interleaved(calls, n)
     rows = [("OpenCV reference", times.pop("OpenCV reference")), ("TensorFlow eager", eager),
             *times.items()]
-    # The batched signature as TFLite, for the memory table only (as liveness.tflite holds it).
-    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    (workdir / f"liveness_{cfg.crop_size}_batched.tflite").write_bytes(converter.convert())
+    # liveness.tflite as exported (every signature, texture networks included), for the memory
+    # table only.
+    save_signatures(module, workdir / f"saved_all_{cfg.crop_size}")
+    (workdir / f"liveness_{cfg.crop_size}_all.tflite").write_bytes(
+        convert(workdir / f"saved_all_{cfg.crop_size}", fp16=False))
     return [(name, float(np.median(t)), float(np.percentile(t, 90))) for name, t in rows], sizes
 
 
@@ -225,7 +226,8 @@ def demo_run(clip: Path | None, model_dir: Path, threads: int, detector: str) ->
 
 
 MEMORY_PATHS = ("OpenCV reference", "TFLite float32, one pair per call (liveness_pair.tflite)",
-                "TFLite float32, batch axis free (liveness.tflite's check_pair)", "tf.function",
+                "TFLite float32, liveness.tflite's check_pair (every signature in one file)",
+                "tf.function",
                 "XLA (jit_compile)", "SavedModel (reloaded)")
 
 
@@ -269,9 +271,8 @@ def memory_probe(path: str, workdir: str, config_json: str) -> None:
         from liveness.litert import make_interpreter
 
         one_pair = "one pair" in path
-        file = Path(workdir) / f"liveness_{cfg.crop_size}_{'float32' if one_pair else 'batched'}.tflite"
-        runner = make_interpreter(file, threads=1).get_signature_runner(
-            "check_pair" if one_pair else "serving_default")
+        file = Path(workdir) / f"liveness_{cfg.crop_size}_{'float32' if one_pair else 'all'}.tflite"
+        runner = make_interpreter(file, threads=1).get_signature_runner("check_pair")
         for i in range(len(prev)):
             runner(prev=prev[i:i + 1], next=next[i:i + 1], landmarks=marks[i:i + 1])
     else:
@@ -431,15 +432,14 @@ TRIED = """## Why the misses, and what was tried
 - **The motion cue doubles LK**: the forward-backward filter tracks every point back (SPEC §4b);
   the backward templates cannot be shared with the forward ones (they are windows of the other
   frame at other points).
-- **File size and memory**: the pair check unrolls 11 Newton steps x 2 directions of a few dozen
-  ops each; counted in its flatbuffer (converted alone, with the schema in `ai_edge_litert`): 3,245
+- **File size**: the pair check unrolls 11 Newton steps x 2 directions of a few dozen ops
+  each; counted in its flatbuffer (converted alone, with the schema in `ai_edge_litert`): 3,245
   operators and 3,629 tensors, whose records make nearly all of the file — its constants are
-  34 KB, its tensor names 38 KB. 200 KB would take fewer than half the ops. The liveness files
-  also hold the texture networks' weights (`serving_default`, `check_clip`). The LiteRT demo's
-  peak memory: numpy and LiteRT imported take 38 MB, `liveness.tflite`'s `check_pair` loaded
-  49 MB and invoked once 87 MB (its intermediate tensors; the strip tables are 1.2 MB per frame,
-  a third of what strips at every column took), then OpenCV, PyAV, the texture and MTCNN
-  networks and the frames."""
+  34 KB, its tensor names 38 KB. 200 KB would take fewer than half the ops.
+- **Memory** (met): the LiteRT demo runs `liveness_pair.tflite`, the pair check alone for one
+  pair per call; it used `liveness.tflite`'s `check_pair`, whose file also holds the other
+  signatures and their texture networks (the memory table above measures both). The strip
+  tables are 1.2 MB per frame, a third of what strips at every column took."""
 
 
 def machine() -> str:

@@ -15,7 +15,7 @@ from liveness.reference import PairEvidence
 
 #: The pair check without texture: the demo scores texture per frame with ``texture.tflite``.
 SIGNATURE = "check_pair"
-#: ``SIGNATURE`` alone for one pair per call: static shapes, so LiteRT plans one memory arena.
+#: ``SIGNATURE`` alone for one pair per call, without the other signatures' texture networks.
 PAIR_FILE = "liveness_pair.tflite"
 
 

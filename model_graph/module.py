@@ -43,9 +43,8 @@ class LivenessCheck(tf.Module):
     Inside the graph (where TFLite cannot raise) a call whose inputs do not share one batch size
     gives no valid pair and no used texture; the Python call raises ``ValueError`` first.
 
-    ``pair_batch`` fixes ``B`` in ``check`` and ``check_pair`` (None: any). A fixed batch of 1
-    is what a device scoring one pair per frame wants: TFLite then plans one memory arena for
-    the static intermediates instead of holding each dynamic one (``liveness_pair.tflite``).
+    ``pair_batch`` fixes ``B`` in ``check`` and ``check_pair`` (None: any); a batch of 1 is what
+    a device scoring one pair per frame runs (``liveness_pair.tflite``).
     """
 
     def __init__(self, cfg: LivenessConfig, *, jit_compile: bool = False,

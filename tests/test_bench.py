@@ -27,5 +27,5 @@ def test_bench_command_writes_every_table(tmp_path, capsys):
                    "## Throughput", "## Where the TFLite time goes", "| LK forward and back at 117 points |",
                    "## End to end", "## TFLite file size", "## Peak memory per path",
                    "| TFLite float32, one pair per call (liveness_pair.tflite) |",
-                   "| TFLite float32, batch axis free (liveness.tflite's check_pair) |"):
+                   "| TFLite float32, liveness.tflite's check_pair (every signature in one file) |"):
         assert needle in page, needle
