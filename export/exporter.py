@@ -93,9 +93,9 @@ def save_signatures(module: LivenessCheck, folder: Path) -> None:
         key: functions[key].get_concrete_function() for key in SIGNATURES})
 
 
-def convert(saved_model: Path, *, fp16: bool) -> bytes:
-    """TFLite flatbuffer of every signature, TFLITE_BUILTINS only (fails on any other op)."""
-    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_keys=list(SIGNATURES))
+def convert(saved_model: Path, *, fp16: bool, signatures: tuple[str, ...] = SIGNATURES) -> bytes:
+    """TFLite flatbuffer of ``signatures``, TFLITE_BUILTINS only (fails on any other op)."""
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_keys=list(signatures))
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     converter.allow_custom_ops = False
     if fp16:
@@ -114,13 +114,7 @@ def convert_pair(cfg: LivenessConfig, *, fp16: bool = False) -> bytes:
     with tempfile.TemporaryDirectory() as folder:
         tf.saved_model.save(single, folder,
                             signatures={"check_pair": single.check_pair.get_concrete_function()})
-        converter = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=["check_pair"])
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        converter.allow_custom_ops = False
-        if fp16:
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.target_spec.supported_types = [tf.float16]
-        return converter.convert()
+        return convert(Path(folder), fp16=fp16, signatures=("check_pair",))
 
 
 def convert_texture() -> bytes:
