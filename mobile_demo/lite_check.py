@@ -49,7 +49,8 @@ class LiteScorer:
             interpreter = make_interpreter(path, threads, allocate=False)  # the runner allocates
             self._runner = interpreter.get_signature_runner(SIGNATURE)
         except FileNotFoundError:
-            raise ModelError(f"{path} not found (expected beside {model_dir / 'model_manifest.json'})") from None
+            raise ModelError(f"{path} not found (expected beside {model_dir / 'model_manifest.json'}; "
+                             "`liveness export` writes it)") from None
         except (ValueError, RuntimeError) as error:
             raise ModelError(f"{path} is not a usable TFLite model: {error}") from None
         _check_signature(self._runner, manifest["signatures"][SIGNATURE], path)
