@@ -305,7 +305,8 @@ def own_peak_rss_mb() -> float:
 
 
 def stage_profile(cfg: LivenessConfig, pairs: int) -> list[tuple[str, float, int]]:
-    """Where the TFLite time goes: parts of the graph converted and timed alone (1 thread).
+    """Where the TFLite time goes: parts of the graph converted alone and timed taking turns
+    (1 thread).
 
     Returns ``[(part, median ms, file bytes)]``; the first part is the whole pair check without
     texture, the motion check's TFLite part.
@@ -348,7 +349,7 @@ def stage_profile(cfg: LivenessConfig, pairs: int) -> list[tuple[str, float, int
         ("LK strip tables of both frames (pyramids included)", tables),
         ("Farneback in the two eye patches", eyes),
     ]
-    rows = []
+    calls, sizes = {}, {}
     for name, function in parts:
         holder = tf.Module()
         holder.function = tf.function(function, input_signature=signature)
@@ -357,9 +358,10 @@ def stage_profile(cfg: LivenessConfig, pairs: int) -> list[tuple[str, float, int
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         blob = converter.convert()
         runner = Interpreter(model_content=blob, num_threads=1).get_signature_runner()
-        ms = time_calls(lambda i: runner(a=prev[i:i + 1], b=next[i:i + 1], p=marks[i:i + 1]), len(prev))
-        rows.append((name, float(np.median(ms)), len(blob)))
-    return rows
+        calls[name] = lambda i, run=runner: run(a=prev[i:i + 1], b=next[i:i + 1], p=marks[i:i + 1])
+        sizes[name] = len(blob)
+    times = time_interleaved(calls, len(prev))
+    return [(name, float(np.median(times[name])), sizes[name]) for name, _ in parts]
 
 
 def targets_section(size: int, tflite_ratio: float, throughput: list[tuple],
@@ -503,7 +505,8 @@ def run(out: Path, sizes: tuple[int, ...], pairs: int, command: str,
     default_cfg = base.replace(crop_size=default_size)
     profile = stage_profile(default_cfg, pairs)
     lines += [f"## Where the TFLite time goes (crop {default_size} px, 1 thread)", "",
-              "Parts of the graph converted and timed alone (median ms per pair):", "",
+              "Parts of the graph converted alone and timed taking turns pair by pair, 3 rounds "
+              "(median ms per pair):", "",
               "| part | median ms | file |", "|---|---|---|"]
     lines += [f"| {name} | {ms:.2f} | {size / 1024:.0f} KB |" for name, ms, size in profile]
     lines.append("")
