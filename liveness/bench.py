@@ -42,14 +42,7 @@ def crop_pairs(cfg: LivenessConfig, count: int) -> tuple[np.ndarray, np.ndarray,
 
 def time_calls(call: Callable[[int], object], count: int, warmup: int = 2) -> np.ndarray:
     """Milliseconds of ``call(i)`` for ``i`` in ``range(count)``, after ``warmup`` calls."""
-    for i in range(warmup):
-        call(i % count)
-    times = []
-    for i in range(count):
-        start = time.perf_counter()
-        call(i)
-        times.append(1000 * (time.perf_counter() - start))
-    return np.asarray(times)
+    return time_interleaved({"call": call}, count, rounds=1, warmup=warmup)["call"]
 
 
 def time_interleaved(calls: dict[str, Callable[[int], object]], count: int, rounds: int = 3,
