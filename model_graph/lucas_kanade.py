@@ -91,7 +91,7 @@ def strip_pyramid(images: tf.Tensor, levels: int, window: int) -> StripPyramid:
         padded = pad(pad(image, 1, window + 1, window + 1, "reflect101"),
                      2, window + 1, columns - starts, "reflect101")
         grid = tf.reshape(padded, [-1, padded.shape[1], columns // STRIP_STEP, STRIP_STEP])
-        strips = tf.concat([grid[:, :, j:j + count] for j in range(per_strip)], -1)
+        strips = tf.stack([grid[:, :, j:j + count] for j in range(per_strip)], 3)
         tables.append(tf.reshape(strips, [-1, per_strip * STRIP_STEP]))
         bases.append(base)
         base = base + tf.shape(tables[-1])[0]
@@ -194,29 +194,30 @@ def _template(windows: _Windows, corner_f: tf.Tensor) -> tuple[tf.Tensor, tf.Ten
     """The window of ``prev`` at float top-left ``corner_f [M, 2, 1]``: ``(integer corner,
     intensity [M, 1, K*K], derivatives (Ix, Iy) [M, 2, K*K])``.
 
-    From the ring (the window plus one pixel around it and one more for the bilinear step): the
-    3x3 Scharr derivatives at the ``K+1`` x ``K+1`` pixels, 0 outside the image, then bilinear
-    interpolation of intensity and derivatives at the sub-pixel offset, all elementwise.
+    The ring (the window plus one pixel around it, and one more for the bilinear step) is
+    interpolated at the sub-pixel offset first (a bilinear shift product along rows, then an
+    interpolation between rows); the 3x3 Scharr derivatives of the interpolated ring are then
+    OpenCV's interpolated derivatives, since both are convolutions. OpenCV's derivatives are 0
+    outside the image; here the derivative at a window pixel is 0 when the pixel it was
+    interpolated from (its top-left neighbour) lies outside.
     """
     k = windows.window
     corner = tf.floor(corner_f)
     frac = corner_f - corner
     strips, shift = windows.rows(corner - 1.0, k + 3)                     # [M, K+3, width]
-    ring = tf.matmul(strips, _shift_matrix(shift, strips.shape[2], k + 3))   # [M, K+3, K+3]
-    across = ring[:, :, 2:] - ring[:, :, :-2]                                 # [M, K+3, K+1]
-    down = ring[:, 2:] - ring[:, :-2]                                         # [M, K+1, K+3]
-    ix = (across[:, :-2] + across[:, 2:]) * 3.0 + across[:, 1:-1] * 10.0     # [M, K+1, K+1]
+    across = tf.matmul(strips, _shift_matrix(shift + frac[:, 0:1], strips.shape[2], k + 2))
+    ring = _lerp(across, frac[:, 1:2], -2, k + 2)                            # [M, K+2, K+2]
+    across = ring[:, :, 2:] - ring[:, :, :-2]                                 # [M, K+2, K]
+    down = ring[:, 2:] - ring[:, :-2]                                         # [M, K, K+2]
+    ix = (across[:, :-2] + across[:, 2:]) * 3.0 + across[:, 1:-1] * 10.0     # [M, K, K]
     iy = (down[:, :, :-2] + down[:, :, 2:]) * 3.0 + down[:, :, 1:-1] * 10.0
     size = windows.size(corner)
-    pixels = np.arange(k + 1, dtype=np.float32)
-    inside_x = _inside(corner[:, 0:1] + pixels.reshape(1, 1, -1), size[:, 0:1])   # [M, 1, K+1]
-    inside_y = _inside(corner[:, 1:2] + pixels.reshape(1, -1, 1), size[:, 1:2])   # [M, K+1, 1]
+    pixels = np.arange(k, dtype=np.float32)
+    inside_x = _inside(corner[:, 0:1] + pixels.reshape(1, 1, -1), size[:, 0:1])   # [M, 1, K]
+    inside_y = _inside(corner[:, 1:2] + pixels.reshape(1, -1, 1), size[:, 1:2])   # [M, K, 1]
     inside = inside_x * inside_y
-    values = tf.stack([ring[:, 1:-1, 1:-1], ix * inside, iy * inside], 1)     # [M, 3, K+1, K+1]
-    fx = tf.reshape(frac[:, 0:1], [-1, 1, 1, 1])
-    fy = tf.reshape(frac[:, 1:2], [-1, 1, 1, 1])
-    values = tf.reshape(_lerp(_lerp(values, fx, -1, k), fy, -2, k), [-1, 3, k * k])
-    return corner, values[:, 0:1], values[:, 1:3]
+    grads = tf.reshape(tf.stack([ix * inside, iy * inside], 1), [-1, 2, k * k])
+    return corner, tf.reshape(ring[:, 1:-1, 1:-1], [-1, 1, k * k]), grads
 
 
 def _projection(grads: tf.Tensor, window: int, min_eigenvalue: float) -> tuple[tf.Tensor, tf.Tensor]:
