@@ -1,6 +1,8 @@
 """``liveness bench`` end to end at one small size (figures are measured, never asserted)."""
 
-from liveness.bench import time_calls, time_interleaved
+import cv2
+
+from liveness.bench import opencv_threads, time_calls, time_interleaved
 from liveness.cli import main
 
 
@@ -18,11 +20,19 @@ def test_time_interleaved_takes_turns_pair_by_pair():
     assert {k: len(v) for k, v in times.items()} == {"a": 4, "b": 4}
 
 
+def test_opencv_threads_sets_the_count_for_the_call_and_restores_it():
+    before, seen = cv2.getNumThreads(), []
+    call = opencv_threads(1, lambda *args: seen.append(cv2.getNumThreads()), [0], [0], [0], None)
+    call(0)
+    assert seen == [1] and cv2.getNumThreads() == before
+
+
 def test_bench_command_writes_every_table(tmp_path, capsys):
     out = tmp_path / "bench.md"
     assert main(["bench", "--out", str(out), "--sizes", "96", "--pairs", "2", "--batches", "1", "2"]) == 0
     page = out.read_text()
-    for needle in ("## Crop 96 px", "| OpenCV reference |", "| XLA (jit_compile) |",
+    for needle in ("## Crop 96 px", "| OpenCV reference |", "| OpenCV reference, 1 thread |",
+                   "| motion evidence at 117 points (sigma, homography plane test) |", "| XLA (jit_compile) |",
                    "| SavedModel (reloaded) |", "| TFLite float16, 2 threads |",
                    "## Throughput", "## Where the TFLite time goes", "| LK forward and back at 117 points |",
                    "## End to end", "## TFLite file size", "## Peak memory per path",
