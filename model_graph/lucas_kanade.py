@@ -14,7 +14,8 @@ Per level, from the coarsest, for each point:
    a projection ``P = -A^-1 G`` so that each Newton step is one table gather, one shift product,
    one interpolation along rows and ``P @ window``;
 4. :data:`STEPS_FINEST` steps at full resolution and :data:`STEPS_COARSER` at each coarser level
-   (never more than ``iterations``). OpenCV's stopping rules apply as masks: a point stops when its
+   (never more than ``iterations``), each level's a loop of that fixed count (one copy of the step
+   in the graph and in the TFLite file). OpenCV's stopping rules apply as masks: a point stops when its
    step is shorter than ``epsilon``, or when two steps cancel (it then goes back half a step).
 
 The result of a level, doubled, starts the next. Borders as in OpenCV: intensities outside the
@@ -254,17 +255,19 @@ def _templates(pyramid: StripPyramid, source: tf.Tensor, points: tf.Tensor,
     return list(zip(*(tf.split(t, len(levels), 0) for t in (projection, offset, usable))))
 
 
+#: The step before the first: long enough that the first step never "cancels" it.
+_NO_STEP = 1e6
+
+
 def _track_level(windows: _Windows, projection: tf.Tensor, offset: tf.Tensor, usable: tf.Tensor,
                  start: tf.Tensor, steps: int, epsilon2: float) -> tuple[tf.Tensor, tf.Tensor]:
-    """Newton steps on one level from the window centre ``start [M, 2, 1]`` through ``windows``
-    of ``next``. Returns ``(centre [M, 2, 1], lost [M, 1, 1])``: 1.0 where a step's window left
-    the image."""
+    """``steps`` Newton steps on one level from the window centre ``start [M, 2, 1]`` through
+    ``windows`` of ``next``, as a loop of a fixed count (one copy of the step in the graph).
+    Returns ``(centre [M, 2, 1], lost [M, 1, 1])``: 1.0 where a step's window left the image."""
     k = windows.window
     half = (k - 1) * 0.5
-    position = start - half
-    active, lost = usable, tf.zeros_like(usable)
-    previous = None
-    for _ in range(steps):
+
+    def step(i, position, active, lost, previous):
         corner = tf.floor(position)
         frac = position - corner
         inside = windows.in_bounds(corner)
@@ -277,13 +280,17 @@ def _track_level(windows: _Windows, projection: tf.Tensor, offset: tf.Tensor, us
                  - offset) * active
         position = position + delta
         stop = _at_most(tf.reduce_sum(delta * delta, 1, keepdims=True), epsilon2)
-        if previous is not None:   # two steps that cancel: back half a step, stop
-            undo = tf.reduce_max(tf.abs(delta + previous), 1, keepdims=True)
-            cancels = _below(undo, 0.01) * (1.0 - stop)
-            position = position - delta * (0.5 * cancels)
-            stop = stop + cancels
-        active = active * (1.0 - stop)
-        previous = delta
+        # Two steps that cancel: back half a step, stop.
+        undo = tf.reduce_max(tf.abs(delta + previous), 1, keepdims=True)
+        cancels = _below(undo, 0.01) * (1.0 - stop)
+        position = position - delta * (0.5 * cancels)
+        active = active * (1.0 - (stop + cancels))
+        return i + 1, position, active, lost, delta
+
+    start_state = (tf.constant(0), start - half, usable, tf.zeros_like(usable),
+                   tf.fill(tf.shape(start), _NO_STEP))
+    _, position, _, lost, _ = tf.while_loop(lambda i, *state: i < steps, step, start_state,
+                                            maximum_iterations=steps)
     return position + half, lost
 
 
