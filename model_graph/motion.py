@@ -53,21 +53,25 @@ def flow_noise(grid_flow: tf.Tensor, grid_kept: tf.Tensor,
 
 def solve_spd(matrix: tf.Tensor, rhs: tf.Tensor) -> tf.Tensor:
     """``x [B, n]`` with ``matrix [B, n, n] @ x = rhs [B, n]`` for symmetric positive definite
-    matrices, by Gauss-Jordan elimination (n steps of plain ops).
+    matrices, by Gauss-Jordan elimination (a loop of n steps of plain ops).
 
     >>> m = tf.constant([[[4.0, 1.0], [1.0, 3.0]]])
     >>> [round(float(v), 4) for v in solve_spd(m, tf.constant([[1.0, 2.0]]))[0]]
     [0.0909, 0.6364]
     """
     n = matrix.shape[-1]
-    aug = tf.concat([matrix, rhs[..., None]], -1)                        # [B, n, n + 1]
-    for k in range(n):
-        row = aug[:, k:k + 1, :]
-        pivot = row[:, :, k:k + 1]
-        pivot = tf.where(tf.abs(pivot) > _TINY, pivot, _TINY)
-        row = row / pivot
-        is_k = tf.constant(np.eye(n, dtype=np.float32)[k][None, :, None])
-        aug = (aug - aug[:, :, k:k + 1] * row) * (1.0 - is_k) + row * is_k
+
+    def eliminate(k, aug):                                               # [B, n, n + 1]
+        is_k = tf.one_hot(k, n)[None, :, None]                           # row k
+        row = tf.reduce_sum(aug * is_k, 1, keepdims=True)                # [B, 1, n + 1]
+        column = tf.reduce_sum(aug * tf.one_hot(k, n + 1), -1, keepdims=True)   # [B, n, 1]
+        pivot = tf.reduce_sum(row * tf.one_hot(k, n + 1), -1, keepdims=True)   # [B, 1, 1]
+        row = row / tf.where(tf.abs(pivot) > _TINY, pivot, _TINY)
+        return k + 1, (aug - column * row) * (1.0 - is_k) + row * is_k
+
+    _, aug = tf.while_loop(lambda k, _: k < n, eliminate,
+                           (tf.constant(0), tf.concat([matrix, rhs[..., None]], -1)),
+                           maximum_iterations=n)
     return aug[:, :, n]
 
 
