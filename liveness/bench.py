@@ -352,8 +352,7 @@ def stage_profile(cfg: LivenessConfig, pairs: int) -> list[tuple[str, float, int
         def run(a, b, p):
             points = tf.concat([p, face_grid(p, cfg.motion_grid)[0]], 1)
             pyramids = PairPyramids(*floats(a, b), cfg)
-            flow, _ = pyramids.flow(points)
-            return pyramids.flow(points + flow, backward=True)[0] if both_ways else flow
+            return pyramids.there_and_back(points)[2] if both_ways else pyramids.flow(points)[0]
         return run
 
     def eyes(a, b, p):

@@ -48,15 +48,13 @@ def check_pair(prev: tf.Tensor, next: tf.Tensor, landmarks: tf.Tensor,
     points = tf.concat([marks, grid], 1)
     trusted = tf.concat([finite, tf.tile(grid_ok[:, None], [1, cfg.motion_grid ** 2])], 1)
     pyramids = PairPyramids(a, b, cfg)
-    face_flow, kept = pyramids.flow(points)
-    kept = kept & trusted
-    face_flow = tf.where(kept[..., None], face_flow, 0.0)
     if cfg.forward_backward:
-        moved = points + face_flow
-        back, back_status = pyramids.flow(moved, backward=True)
-        error = tf.sqrt(tf.reduce_sum((moved + back - points) ** 2, -1))
-        kept = forward_backward_keep(kept, back_status, tf.where(back_status, error, 0.0), cfg)
-        face_flow = tf.where(kept[..., None], face_flow, 0.0)
+        face_flow, kept, error, back_status = pyramids.there_and_back(points)
+        kept = forward_backward_keep(kept & trusted, back_status, error, cfg)
+    else:
+        face_flow, kept = pyramids.flow(points)
+        kept = kept & trusted
+    face_flow = tf.where(kept[..., None], face_flow, 0.0)
     motion = motion_evidence(points, face_flow, kept, cfg)
     flow, status = face_flow[:, :N_LANDMARKS], kept[:, :N_LANDMARKS]
     boxes, boxes_ok = eye_boxes(marks, cfg.eye_min_box_px, cfg.eye_box_scale, finite)

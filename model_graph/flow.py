@@ -27,14 +27,35 @@ class PairPyramids:
         levels = lk_levels(min(prev.shape[1], prev.shape[2]), cfg.lk_window, cfg.lk_max_level)
         self.pyramid = strip_pyramid(tf.concat([prev, next], 0), levels, cfg.lk_window)
 
-    def flow(self, points: tf.Tensor, backward: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
-        """LK at ``points [B, N, 2]`` (x, y) from ``prev`` to ``next`` (or back): ``flow [B, N, 2]``
-        float32 (0 where not tracked) and ``status [B, N]`` bool."""
+    def flow(self, points: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """LK at ``points [B, N, 2]`` (x, y) from ``prev`` to ``next``: ``flow [B, N, 2]`` float32
+        (0 where not tracked) and ``status [B, N]`` bool."""
         cfg, first = self.cfg, tf.range(self.batch)
-        source, target = (first + self.batch, first) if backward else (first, first + self.batch)
-        moved, status = track(self.pyramid, source, target, points, iterations=cfg.lk_iterations,
-                              epsilon=cfg.lk_epsilon, min_eigenvalue=cfg.lk_min_eigenvalue)
+        moved, status = track(self.pyramid, first, first + self.batch, points,
+                              iterations=cfg.lk_iterations, epsilon=cfg.lk_epsilon,
+                              min_eigenvalue=cfg.lk_min_eigenvalue)
         return tf.where(tf.expand_dims(status, -1), moved - points, 0.0), status
+
+    def there_and_back(self, points: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        """LK at ``points [B, N, 2]`` from ``prev`` to ``next``, then from where they landed back
+        to ``prev`` (the forward-backward filter), as a loop over the two directions (one copy of
+        the tracker in the graph). Returns the forward ``flow [B, N, 2]`` (0 where not tracked)
+        and ``status [B, N]``, the round trip's ``error [B, N]`` (pixels from ``points``, 0 where
+        not tracked back) and ``back_status [B, N]``."""
+        cfg, first = self.cfg, tf.range(self.batch)
+
+        def direction(d, _, latest):
+            source, target = first + d * self.batch, first + (1 - d) * self.batch
+            return d + 1, latest, track(self.pyramid, source, target, latest[0],
+                                        iterations=cfg.lk_iterations, epsilon=cfg.lk_epsilon,
+                                        min_eigenvalue=cfg.lk_min_eigenvalue)
+
+        start = (points, tf.ones(tf.shape(points)[:2], tf.bool))
+        _, (moved, status), (returned, back_status) = tf.while_loop(
+            lambda d, *_: d < 2, direction, (tf.constant(0), start, start), maximum_iterations=2)
+        error = tf.sqrt(tf.reduce_sum((returned - points) ** 2, -1))
+        return (tf.where(tf.expand_dims(status, -1), moved - points, 0.0), status,
+                tf.where(back_status, error, 0.0), back_status)
 
 
 def landmark_flow(prev: tf.Tensor, next: tf.Tensor, points: tf.Tensor,
