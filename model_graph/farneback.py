@@ -12,7 +12,8 @@ Single-level (the eye patches are below the 32 px at which OpenCV adds a pyramid
    bilinearly, one gathered row of 2x2 neighbourhoods per pixel; outside the patch OpenCV's
    fallback), damped within 5 px of the border;
 4. ``iterations`` times: box-average ``G`` and ``h`` over ``window`` x ``window`` (replicate
-   borders), solve ``d = G^-1 h`` in closed form (``det + 1e-3``), and rebuild the systems.
+   borders), solve ``d = G^-1 h`` in closed form (``det + 1e-3``), and rebuild the systems (a
+   loop of a fixed count after the first solve).
 """
 
 from __future__ import annotations
@@ -175,10 +176,13 @@ def farneback(prev: tf.Tensor, next: tf.Tensor, *, window: int, iterations: int,
     # At zero flow every sample is r1 itself; OpenCV's test leaves out the last row and column.
     edge = np.zeros((1, height, width, 1), np.float32)
     edge[:, :-1, :-1] = 1.0
-    matrices = update_matrices(r0, r1, edge, None)
-    flow = None
-    for i in range(iterations):
-        flow = solve_flow(matrices, window)
-        if i < iterations - 1:
-            matrices = update_matrices(r0, *_sample(quads, height, width, flow), flow)
+    flow = solve_flow(update_matrices(r0, r1, edge, None), window)
+
+    def iterate(i, flow):
+        return i + 1, solve_flow(update_matrices(r0, *_sample(quads, height, width, flow), flow),
+                                 window)
+
+    if iterations > 1:            # a loop of a fixed count: one copy of the update in the graph
+        _, flow = tf.while_loop(lambda i, _: i < iterations - 1, iterate, (tf.constant(0), flow),
+                                maximum_iterations=iterations - 1)
     return flow

@@ -109,12 +109,16 @@ def plane_residual(points: tf.Tensor, flow: tf.Tensor, kept: tf.Tensor) -> tuple
     one, zero = tf.ones_like(x), tf.zeros_like(x)
     h = _normal_step(tf.stack([x, y, one, zero, zero, zero, -x * u, -y * u], -1),
                      tf.stack([zero, zero, zero, x, y, one, -x * v, -y * v], -1), u, v, weight)
-    for _ in range(GAUSS_NEWTON_STEPS):
+
+    def gauss_newton(i, h):
         pu, pv, w = _project(h, x, y)
         inv = 1.0 / w
         ju = tf.stack([x * inv, y * inv, inv, zero, zero, zero, -x * pu * inv, -y * pu * inv], -1)
         jv = tf.stack([zero, zero, zero, x * inv, y * inv, inv, -x * pv * inv, -y * pv * inv], -1)
-        h = h + _normal_step(ju, jv, u - pu, v - pv, weight)
+        return i + 1, h + _normal_step(ju, jv, u - pu, v - pv, weight)
+
+    _, h = tf.while_loop(lambda i, _: i < GAUSS_NEWTON_STEPS, gauss_newton, (tf.constant(0), h),
+                         maximum_iterations=GAUSS_NEWTON_STEPS)
     pu, pv, _ = _project(h, x, y)
     distance = tf.sqrt((pu - u) ** 2 + (pv - v) ** 2) * scale[:, :, 0]
     residual = masked_median(distance, kept)
