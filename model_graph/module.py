@@ -106,10 +106,13 @@ class LivenessCheck(tf.Module):
         """``check_pair`` (and the texture of ``(patches, patch_context)`` when given) with the
         flags false unless ``same``; batch 0 runs on one blank pair."""
         batch = tf.shape(prev)[0]
-        n = tf.maximum(batch, 1)
-        out = check_pair(_fit(prev, n), _fit(next, n), _fit(landmarks, n), self.cfg)
+        inputs = [prev, next, landmarks, *(texture_inputs or ())]
+        if not _one_static_batch(inputs):
+            n = tf.maximum(batch, 1)
+            inputs = [_fit(t, n) for t in inputs]
+        out = check_pair(*inputs[:3], self.cfg)
         if texture_inputs is not None:
-            out.update(self._texture(*(_fit(t, n) for t in texture_inputs)))
+            out.update(self._texture(*inputs[3:]))
         return {k: _mask(k, v, same)[:batch] for k, v in out.items()}
 
     def _check_clip(self, frames, landmarks, patches, patch_context) -> dict[str, tf.Tensor]:
@@ -137,6 +140,13 @@ def _same_batch(batch: tf.Tensor, *tensors: tf.Tensor) -> tf.Tensor:
     for tensor in tensors:
         same = same & tf.equal(tf.shape(tensor)[0], batch)
     return same
+
+
+def _one_static_batch(tensors: list[tf.Tensor]) -> bool:
+    """Whether every tensor's first axis is known when tracing and the same, at least 1 (then
+    none needs fitting; a constant of zeros would only grow the exported file)."""
+    rows = {t.shape[0] for t in tensors}
+    return len(rows) == 1 and None not in rows and min(rows) >= 1
 
 
 def _fit(tensor: tf.Tensor, n: tf.Tensor) -> tf.Tensor:
