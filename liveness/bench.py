@@ -437,45 +437,61 @@ TRIED = """## Why the misses, and what was tried
 
 - **Where the time goes** (the profile above): the pair check tracks 117 points (68 landmarks and
   the 7x7 face grid) forward and back, so Lucas-Kanade is most of it, then Farneback in the two
-  eye patches; the plane fit, histograms and score are a small rest. Within LK (measured by
-  converting parts alone, 1 thread): the strip tables of both frames about 0.7 ms, the windows
-  of `prev` on all levels (Scharr derivatives, interpolation, 2x2 matrix) about 0.9 ms per
-  direction, and each Newton step about 0.09 ms for 117 points, of which the gather 0.02 ms, the
-  shift product, interpolation and projection 0.06 ms, the stop rules 0.01 ms. OpenCV does the
-  same arithmetic in tight SIMD loops; the graph is many small ops over small tensors.
+  eye patches; the plane test, histograms and score are a small rest. Within LK (parts converted
+  alone, 1 thread, forward only): the strip tables of both frames and the windows of `prev` on
+  all levels together about 1 ms, then each Newton step about 0.09 ms for 117 points, of which
+  the gather 0.013 ms, the shift product, interpolation and projection 0.068 ms and the stop
+  rules the rest; 11 steps a direction. OpenCV does the same arithmetic in tight SIMD loops;
+  the graph is many small ops over small tensors, and without XNNPACK (TFLite's built-in
+  kernels alone) the pair check takes 5.3x as long.
+- **OpenCV's threads**: OpenCV spreads its LK and Farneback loops over every core by default,
+  while the TFLite rows run 1 thread, so the table gives both baselines. Which is faster depends
+  on the process: alone, or taking turns with TFLite only, OpenCV at 2 threads took 0.67-0.74x
+  its 1-thread time; taking turns with TensorFlow and XLA in this process (whose thread pools
+  hold the second core) it can be slower.
 - **What bought the speed** (each an interleaved A/B run of converted parts, 1 thread, in one
   process). Earlier: float arithmetic that XNNPACK runs instead of a bit-exact int32 emulation
   with a `tf.while_loop` (36.7x OpenCV's time); a fixed step schedule; strip-table row gathers
   instead of pixel gathers; the 2x2 solve folded into a projection (a `BATCH_MATMUL` of
   `[117, 2, 225]` by `[117, 225, 1]` cost 0.12 ms per step, a multiply and a sum 0.02 ms); step
   tests as float masks; borders as slices and concatenations instead of `MIRROR_PAD`;
-  Farneback's polynomial expansion as one `CONV_2D` (0.57x the eye-flow time). Then, LK
-  forward and back: the windows of `prev` as elementwise slices instead of matrices on both
-  sides (with per-level constants out of the step loop: 0.71x); strips every 4th column instead
-  of every column (0.62x of the original together; every 2nd column 0.81x, every 8th 0.62x); the
-  projection from the swapped gradients and one-minimum bounds test (0.94x). Farneback: the box
-  mean one axis at a time, the bilinear sample as two interpolations, masks as floats (0.67x).
+  Farneback's polynomial expansion as one `CONV_2D` (0.57x the eye-flow time); elementwise
+  windows of `prev` (0.71x LK forward and back); strips every 4th column instead of every column
+  (0.62x together); Farneback's box mean one axis at a time, two-step bilinear samples and float
+  masks (0.67x). Latest: the window of `prev` interpolated at its sub-pixel offset before the
+  Scharr filters (one channel instead of three) and the strip table as one `PACK` (LK forward
+  and back 0.82x; XLA at batch 64 1.5x the throughput, plain TensorFlow 1.25x); the
+  batch padding left out of the one-pair file (0.95x).
+- **File size**: a graph without loops holds every op once per use, so the Newton steps (11 per
+  direction), the two directions, Farneback's updates, the plane test's Gauss-Newton steps and
+  each Gauss-Jordan elimination were copies. They are now `tf.while_loop`s of a fixed count
+  (`WHILE` in TFLite, whose bodies XNNPACK still runs): the same outputs bit for bit (the
+  bench's 20 pairs through TFLite; the elimination on random systems), the same time in TFLite,
+  TensorFlow and XLA, and the one-pair file went from 483 KB (3,254 ops) to 260 KB (1,406 ops
+  and 2,072 tensors, counted with the flatbuffer schema in `ai_edge_litert`; with the padding
+  constant dropped). What is left is one copy of each stage: the LK windows and bookkeeping of
+  one direction (one step body per level), Farneback, the motion evidence (the profile's
+  sizes), eye boxes, histograms and score. 200 KB would take a loop over the pyramid levels as
+  well and a leaner rest.
 - **Tried, not kept:** fewer Newton steps at the coarse levels (5/1) — it changed 3.3 % of the
   motion cue's pair decisions against OpenCV on real clips (SPEC allows 2 %); dropping OpenCV's
   stop rules to save ops — no faster, parity no better; the column shift as a choice among 4
-  shifted slices instead of a product — plain TensorFlow at batch 64 0.87x, XLA 2.3x slower.
-- **Batching** helps the SavedModel and XLA, but far less than the 400 pairs/s target asks (the
-  throughput table). Measured as `tf.function`s at batch 64, per pair: the whole check 7.8 ms
-  (XLA 7.5), the strip tables 0.9 ms (XLA 0.08), LK forward with its tables 4.3 ms (XLA 3.1),
-  Farneback 0.6 ms (XLA 0.7); at batch 1: 15.9, 2.5, 9.6 and 5.0 ms. What is left is the Newton
-  steps — 7,488 small per-point products a step at batch 64, which neither runtime runs near
-  its peak (XLA about 0.2 ms per pair per step) — and the windows of `prev`.
+  shifted slices instead of a product — plain TensorFlow at batch 64 0.87x, XLA 2.3x slower;
+  as a sum of 5 weighted slices — TFLite 1.06x the time, TensorFlow 0.92x and XLA 0.67x the
+  throughput; strips every 8th column with the `PACK` table — no faster than every 4th.
+- **Batching** helps the SavedModel and XLA, but less than the 400 pairs/s target asks (the
+  throughput table). Measured as `tf.function`s at batch 64 with parts left out, per pair: XLA
+  3.5 ms for the whole check, of which the Newton steps 1.8 ms (0.08 ms per pair per step), the
+  rest of LK 1.1 ms, Farneback 0.6 ms; plain TensorFlow 5.2 ms, of which the steps 2.4 ms. The
+  steps are 7,488 small per-point products a step at batch 64, which neither runtime runs near
+  its peak.
 - **The motion cue doubles LK**: the forward-backward filter tracks every point back (SPEC §4b);
   the backward templates cannot be shared with the forward ones (they are windows of the other
   frame at other points).
-- **File size**: the pair check unrolls 11 Newton steps x 2 directions of a few dozen ops
-  each; counted in its flatbuffer (converted alone, with the schema in `ai_edge_litert`): 3,245
-  operators and 3,629 tensors, whose records make nearly all of the file — its constants are
-  34 KB, its tensor names 38 KB. 200 KB would take fewer than half the ops.
 - **Memory** (met): the LiteRT demo runs `liveness_pair.tflite`, the pair check alone for one
-  pair per call; it used `liveness.tflite`'s `check_pair`, whose file also holds the other
-  signatures and their texture networks (the memory table above measures both). The strip
-  tables are 1.2 MB per frame, a third of what strips at every column took."""
+  pair per call; `liveness.tflite`'s `check_pair` shares its file with the other signatures and
+  their texture networks (the memory table above measures both). The strip tables are 1.2 MB
+  per frame, a third of what strips at every column took."""
 
 
 def machine() -> str:
