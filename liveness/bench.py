@@ -465,7 +465,7 @@ TRIED = """## Why the misses, and what was tried
 - **File size**: a graph without loops holds every op once per use, so the Newton steps (11 per
   direction), the two directions, Farneback's updates, the plane test's Gauss-Newton steps and
   each Gauss-Jordan elimination were copies. They are now `tf.while_loop`s of a fixed count
-  (`WHILE` in TFLite, whose bodies XNNPACK still runs): the same outputs bit for bit (the
+  (`WHILE` in TFLite; its bodies run as fast as the copies did): the same outputs bit for bit (the
   bench's 20 pairs through TFLite; the elimination on random systems), the same time in TFLite,
   TensorFlow and XLA, and the one-pair file went from 483 KB (3,254 ops) to 260 KB (1,406 ops
   and 2,072 tensors, counted with the flatbuffer schema in `ai_edge_litert`; with the padding
