@@ -69,7 +69,8 @@ OPENCV_ONE_THREAD = "OpenCV reference, 1 thread"
 
 
 def opencv_threads(threads: int | None, reference_check: Callable, prev: np.ndarray,
-                   next: np.ndarray, marks: np.ndarray, cfg: LivenessConfig) -> Callable[[int], object]:
+                   next: np.ndarray, marks: np.ndarray,
+                   cfg: LivenessConfig) -> Callable[[int], object]:
     """``call(i)`` scoring pair ``i`` on the OpenCV reference with ``threads`` OpenCV threads
     (None: OpenCV's default); OpenCV's setting is restored after each call."""
     import cv2

@@ -15,8 +15,9 @@ Per level, from the coarsest, for each point:
    one interpolation along rows and ``P @ window``;
 4. :data:`STEPS_FINEST` steps at full resolution and :data:`STEPS_COARSER` at each coarser level
    (never more than ``iterations``), each level's a loop of that fixed count (one copy of the step
-   in the graph and in the TFLite file). OpenCV's stopping rules apply as masks: a point stops when its
-   step is shorter than ``epsilon``, or when two steps cancel (it then goes back half a step).
+   in the graph and in the TFLite file). OpenCV's stopping rules apply as masks: a point stops
+   when its step is shorter than ``epsilon``, or when two steps cancel (it then goes back half a
+   step).
 
 The result of a level, doubled, starts the next. Borders as in OpenCV: intensities outside the
 image are reflect-101, derivatives outside are 0; a point whose window starts more than a window

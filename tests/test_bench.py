@@ -32,8 +32,8 @@ def test_bench_command_writes_every_table(tmp_path, capsys):
     assert main(["bench", "--out", str(out), "--sizes", "96", "--pairs", "2", "--batches", "1", "2"]) == 0
     page = out.read_text()
     for needle in ("## Crop 96 px", "| OpenCV reference |", "| OpenCV reference, 1 thread |",
-                   "| motion evidence at 117 points (sigma, homography plane test) |", "| XLA (jit_compile) |",
-                   "| SavedModel (reloaded) |", "| TFLite float16, 2 threads |",
+                   "| motion evidence at 117 points (sigma, homography plane test) |",
+                   "| XLA (jit_compile) |", "| SavedModel (reloaded) |", "| TFLite float16, 2 threads |",
                    "## Throughput", "## Where the TFLite time goes", "| LK forward and back at 117 points |",
                    "## End to end", "## TFLite file size", "## Peak memory per path",
                    "| TFLite float32, one pair per call (liveness_pair.tflite) |",
