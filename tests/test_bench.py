@@ -33,7 +33,8 @@ def test_bench_command_writes_every_table(tmp_path, capsys):
     page = out.read_text()
     for needle in ("## Crop 96 px", "| OpenCV reference |", "| OpenCV reference, 1 thread |",
                    "| motion evidence at 117 points (sigma, homography plane test) |",
-                   "| XLA (jit_compile) |", "| SavedModel (reloaded) |", "| TFLite float16, 2 threads |",
+                   "| XLA (jit_compile) |", "| SavedModel (reloaded) |",
+                   "## TFLite and OpenCV without TensorFlow in the process", "| TFLite float16, 2 threads |",
                    "## Throughput", "## Where the TFLite time goes", "| LK forward and back at 117 points |",
                    "## End to end", "## TFLite file size", "## Peak memory per path",
                    "| TFLite float32, one pair per call (liveness_pair.tflite) |",
