@@ -492,10 +492,11 @@ TRIED = """## Why the misses, and what was tried
   the graph is many small ops over small tensors, and without XNNPACK (TFLite's built-in
   kernels alone) the pair check takes 5.3x as long.
 - **OpenCV's threads**: OpenCV spreads its LK and Farneback loops over every core by default,
-  while the TFLite rows run 1 thread, so the table gives both baselines. Which is faster depends
-  on the process: alone, or taking turns with TFLite only, OpenCV at 2 threads took 0.67-0.74x
-  its 1-thread time; taking turns with TensorFlow and XLA in this process (whose thread pools
-  hold the second core) it can be slower.
+  while the TFLite target row runs 1 thread, so the tables give both baselines. What OpenCV's
+  second thread buys depends on what shares the process: alone, OpenCV at 2 threads took
+  0.73-0.74x its 1-thread time (two runs of an ad-hoc script); in the tables above, where it
+  takes turns with interpreters and TensorFlow runtimes that keep thread pools of their own, it
+  gained little or lost. The target is judged in the process without TensorFlow.
 - **What bought the speed** (each an interleaved A/B run of converted parts, 1 thread, in one
   process). Earlier: float arithmetic that XNNPACK runs instead of a bit-exact int32 emulation
   with a `tf.while_loop` (36.7x OpenCV's time); a fixed step schedule; strip-table row gathers
