@@ -64,6 +64,21 @@ def time_interleaved(calls: dict[str, Callable[[int], object]], count: int, roun
     return {name: np.asarray(t) for name, t in times.items()}
 
 
+def median_p90(times: dict[str, np.ndarray]) -> list[tuple[str, float, float]]:
+    """``[(path, median ms, 90th percentile ms)]`` of :func:`time_interleaved`'s times."""
+    return [(name, float(np.median(t)), float(np.percentile(t, 90))) for name, t in times.items()]
+
+
+def child_output(code: str) -> str:
+    """The last line ``python -c code`` prints, run in a fresh process (TensorFlow's log quiet)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    return done.stdout.strip().splitlines()[-1]
+
+
 #: The OpenCV reference with ``cv2.setNumThreads(1)``: the like-for-like baseline of the 1-thread
 #: TFLite rows (OpenCV's own default spreads its LK and Farneback loops over every core).
 OPENCV_ONE_THREAD = "OpenCV reference, 1 thread"
@@ -90,7 +105,8 @@ def opencv_threads(threads: int | None, reference_check: Callable, prev: np.ndar
 
 def latency_rows(cfg: LivenessConfig, pairs: int, workdir: Path) -> tuple[list[tuple], dict]:
     """``[(path, median_ms, p90_ms)]`` for one crop size (eager TensorFlow timed alone, every
-    other path interleaved with the OpenCV reference), and the TFLite file sizes."""
+    other path interleaved with the OpenCV reference), and the TFLite file sizes. Leaves the
+    pairs, the SavedModel and the TFLite files in ``workdir`` for the other tables."""
     import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter
 
@@ -100,6 +116,7 @@ def latency_rows(cfg: LivenessConfig, pairs: int, workdir: Path) -> tuple[list[t
     from model_graph.module import LivenessCheck
 
     prev, next, marks = crop_pairs(cfg, pairs)
+    np.savez(workdir / f"latency_pairs_{cfg.crop_size}.npz", prev=prev, next=next, marks=marks)
     n = len(prev)
     one = [(prev[i:i + 1], next[i:i + 1], marks[i:i + 1]) for i in range(n)]
     eager = time_calls(lambda i: graph_check(*(tf.constant(x) for x in one[i]), cfg),
@@ -127,15 +144,14 @@ def latency_rows(cfg: LivenessConfig, pairs: int, workdir: Path) -> tuple[list[t
             calls[f"TFLite {label}, {threads} thread{'s' * (threads > 1)}"] = (
                 lambda i, run=runner: run(prev=one[i][0], next=one[i][1], landmarks=one[i][2]))
     times = time_interleaved(calls, n)
-    rows = [("OpenCV reference", times.pop("OpenCV reference")),
-            (OPENCV_ONE_THREAD, times.pop(OPENCV_ONE_THREAD)), ("TensorFlow eager", eager),
-            *times.items()]
+    rows = {"OpenCV reference": times.pop("OpenCV reference"),
+            OPENCV_ONE_THREAD: times.pop(OPENCV_ONE_THREAD), "TensorFlow eager": eager, **times}
     # liveness.tflite as exported (every signature, texture networks included), for the memory
     # table only.
     save_signatures(module, workdir / f"saved_all_{cfg.crop_size}")
     (workdir / f"liveness_{cfg.crop_size}_all.tflite").write_bytes(
         convert(workdir / f"saved_all_{cfg.crop_size}", fp16=False))
-    return [(name, float(np.median(t)), float(np.percentile(t, 90))) for name, t in rows], sizes
+    return median_p90(rows), sizes
 
 
 def throughput_rows(cfg: LivenessConfig, workdir: Path, batches: tuple[int, ...] = BATCHES) -> list[tuple]:
@@ -224,8 +240,6 @@ def demo_run(clip: Path | None, model_dir: Path, threads: int, detector: str) ->
     """``(frames per second, peak MB)`` of ``python -m mobile_demo`` on ``clip`` (None: the
     synthetic live clip) in a fresh process, as a phone app would run it."""
     import json
-    import subprocess
-    import sys
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "demo.json"
@@ -239,42 +253,34 @@ def demo_run(clip: Path | None, model_dir: Path, threads: int, detector: str) ->
                 f"'{threads}', '--detector', {detector!r}, '--json', {str(out)!r}, '--quiet']); "
                 "from liveness.bench import own_peak_rss_mb; print(own_peak_rss_mb()); "
                 "sys.exit(status)")
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                              check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        peak = float(child_output(code))
         fps = json.loads(out.read_text())["timing"]["frames_per_second"]
-    return fps, float(done.stdout.strip().splitlines()[-1])
+    return fps, peak
 
 
-def device_rows(cfg: LivenessConfig, pairs: int, workdir: Path) -> list[tuple[str, float, float]]:
+def device_rows(cfg: LivenessConfig, workdir: Path) -> list[tuple[str, float, float]]:
     """``[(path, median_ms, p90_ms)]`` of the OpenCV reference (default threads and 1 thread) and
     ``liveness_pair.tflite`` float32 (1 and 2 threads) taking turns in a fresh process that never
     imports TensorFlow, as on a device: in the bench's own process TensorFlow's and XLA's thread
-    pools compete with OpenCV's threads. Needs ``latency_rows`` to have written the TFLite file
-    of ``cfg.crop_size`` into ``workdir``."""
+    pools compete with OpenCV's threads. Needs ``latency_rows`` to have written its pairs and the
+    TFLite file of ``cfg.crop_size`` into ``workdir``."""
     import json
-    import subprocess
-    import sys
 
-    prev, next, marks = crop_pairs(cfg, pairs)
-    np.savez(workdir / "latency_pairs.npz", prev=prev, next=next, marks=marks)
     code = ("from liveness.bench import device_probe; "
             f"device_probe({str(workdir)!r}, {cfg.to_json()!r})")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    return [(name, med, p90) for name, (med, p90)
-            in json.loads(done.stdout.strip().splitlines()[-1]).items()]
+    return [tuple(row) for row in json.loads(child_output(code))]
 
 
 def device_probe(workdir: str, config_json: str) -> None:
-    """Time the paths of :func:`device_rows` over the saved pairs and print ``{path: [median
-    ms, p90 ms]}`` as JSON (the child side)."""
+    """Time the paths of :func:`device_rows` over the saved pairs and print their
+    ``[[path, median ms, p90 ms]]`` as JSON (the child side)."""
     import json
 
     from liveness.litert import make_interpreter
     from liveness.reference import check_pair as reference_check
 
     cfg = LivenessConfig(**json.loads(config_json))
-    data = np.load(Path(workdir) / "latency_pairs.npz")
+    data = np.load(Path(workdir) / f"latency_pairs_{cfg.crop_size}.npz")
     prev, next, marks = data["prev"], data["next"], data["marks"]
     calls = {"OpenCV reference": opencv_threads(None, reference_check, prev, next, marks, cfg),
              OPENCV_ONE_THREAD: opencv_threads(1, reference_check, prev, next, marks, cfg)}
@@ -284,11 +290,10 @@ def device_probe(workdir: str, config_json: str) -> None:
         calls[f"TFLite float32, {threads} thread{'s' * (threads > 1)}"] = (
             lambda i, run=runner: run(prev=prev[i:i + 1], next=next[i:i + 1],
                                       landmarks=marks[i:i + 1]))
-    times = time_interleaved(calls, len(prev))
-    print(json.dumps({name: [float(np.median(t)), float(np.percentile(t, 90))]
-                      for name, t in times.items()}))
+    print(json.dumps(median_p90(time_interleaved(calls, len(prev)))))
 
 
+MEMORY_PAIRS = 10
 MEMORY_PATHS = ("OpenCV reference", "TFLite float32, one pair per call (liveness_pair.tflite)",
                 "TFLite float32, liveness.tflite's check_pair (every signature in one file)",
                 "tf.function",
@@ -296,25 +301,18 @@ MEMORY_PATHS = ("OpenCV reference", "TFLite float32, one pair per call (liveness
 
 
 def memory_rows(cfg: LivenessConfig, workdir: Path) -> list[tuple[str, float]]:
-    """``[(path, peak RSS MB)]``: each path alone in a fresh Python process scoring 10 pairs.
+    """``[(path, peak RSS MB)]``: each path alone in a fresh Python process scoring the first
+    :data:`MEMORY_PAIRS` pairs.
 
-    Needs ``latency_rows`` to have written the SavedModel and the TFLite files of
-    ``cfg.crop_size`` into ``workdir``; the pairs travel as a ``.npz`` so the OpenCV and LiteRT
-    processes never import TensorFlow.
+    Needs ``latency_rows`` to have written its pairs (a ``.npz``, so the OpenCV and LiteRT
+    processes never import TensorFlow), the SavedModel and the TFLite files of
+    ``cfg.crop_size`` into ``workdir``.
     """
-    import subprocess
-    import sys
-
-    prev, next, marks = crop_pairs(cfg, 10)
-    pairs = workdir / "pairs.npz"
-    np.savez(pairs, prev=prev, next=next, marks=marks)
     rows = []
     for path in MEMORY_PATHS:
         code = ("from liveness.bench import memory_probe; "
                 f"memory_probe({path!r}, {str(workdir)!r}, {cfg.to_json()!r})")
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                              check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-        rows.append((path, float(done.stdout.strip().splitlines()[-1])))
+        rows.append((path, float(child_output(code))))
     return rows
 
 
@@ -324,8 +322,8 @@ def memory_probe(path: str, workdir: str, config_json: str) -> None:
     import json
 
     cfg = LivenessConfig(**json.loads(config_json))
-    data = np.load(Path(workdir) / "pairs.npz")
-    prev, next, marks = data["prev"], data["next"], data["marks"]
+    data = np.load(Path(workdir) / f"latency_pairs_{cfg.crop_size}.npz")
+    prev, next, marks = (data[key][:MEMORY_PAIRS] for key in ("prev", "next", "marks"))
     if path == "OpenCV reference":
         from liveness.reference import check_pair
 
@@ -561,6 +559,16 @@ def machine() -> str:
             f"{getattr(ai_edge_litert, '__version__', '?')}")
 
 
+def latency_table(rows: list[tuple[str, float, float]]) -> list[str]:
+    """Markdown lines of ``[(path, median ms, p90 ms)]`` whose first two rows are the OpenCV
+    reference at its default threads and at 1 thread, with the ratio to each."""
+    reference, one_thread = rows[0][1], rows[1][1]
+    return ["| path | median ms | p90 ms | x OpenCV | x OpenCV 1 thread |",
+            "|---|---|---|---|---|",
+            *(f"| {name} | {med:.2f} | {p90:.2f} | {med / reference:.1f} | "
+              f"{med / one_thread:.1f} |" for name, med, p90 in rows)]
+
+
 def run(out: Path, sizes: tuple[int, ...], pairs: int, command: str,
         model_dir: Path | None = None, batches: tuple[int, ...] = BATCHES) -> str:
     """Measure and write the benchmark page; returns it."""
@@ -582,15 +590,9 @@ def run(out: Path, sizes: tuple[int, ...], pairs: int, command: str,
         for size in sizes:
             cfg = base.replace(crop_size=size)
             rows, file_sizes[size] = latency_rows(cfg, pairs, workdir)
-            reference, one_thread = rows[0][1], rows[1][1]
-            lines += [f"## Crop {size} px", "",
-                      "| path | median ms | p90 ms | x OpenCV | x OpenCV 1 thread |",
-                      "|---|---|---|---|---|"]
-            lines += [f"| {name} | {med:.2f} | {p90:.2f} | {med / reference:.1f} | "
-                      f"{med / one_thread:.1f} |" for name, med, p90 in rows]
-            lines.append("")
+            lines += [f"## Crop {size} px", "", *latency_table(rows), ""]
             if size == default_size:
-                on_device = device_rows(cfg, pairs, workdir)
+                on_device = device_rows(cfg, workdir)
                 reference, one_thread = on_device[0][1], on_device[1][1]
                 device = {name: (med / reference, med / one_thread)
                           for name, med, _p90 in on_device}
@@ -599,18 +601,15 @@ def run(out: Path, sizes: tuple[int, ...], pairs: int, command: str,
                           "in a fresh process that never imports TensorFlow, as on a device (in "
                           "the table above, TensorFlow's and XLA's thread pools compete with "
                           "OpenCV's threads). The TFLite target is judged here.", "",
-                          "| path | median ms | p90 ms | x OpenCV | x OpenCV 1 thread |",
-                          "|---|---|---|---|---|"]
-                lines += [f"| {name} | {med:.2f} | {p90:.2f} | {med / reference:.1f} | "
-                          f"{med / one_thread:.1f} |" for name, med, p90 in on_device]
-                lines.append("")
+                          *latency_table(on_device), ""]
         lines += [f"## Throughput at crop {default_size} px (pairs per second)", "",
                   "| batch | SavedModel | XLA |", "|---|---|---|"]
         throughput = throughput_rows(base.replace(crop_size=default_size), workdir, batches)
         lines += [f"| {b} | {s:.0f} | {x:.0f} |" for b, s, x in throughput]
         lines.append("")
         lines += [f"## Peak memory per path (crop {default_size} px)", "",
-                  "Each path alone in a fresh Python process scoring 10 pairs (imports included: "
+                  "Each path alone in a fresh Python process scoring "
+                  f"{min(pairs, MEMORY_PAIRS)} pairs (imports included: "
                   "the OpenCV and LiteRT processes never load TensorFlow):", "",
                   "| path | peak RSS |", "|---|---|"]
         lines += [f"| {name} | {mb:.0f} MB |"
