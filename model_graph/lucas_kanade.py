@@ -142,19 +142,15 @@ class _Windows:
         image = tf.reshape(image, [-1, 1])                                       # [M, 1] int32
         self._first = [pyramid.bases[l] + image * (pyramid.rows[l] * pyramid.blocks[l])
                        for l in levels]                                          # [M, 1] int32
+        sizes = [np.array([[[w], [h]]], np.float32)
+                 for w, h in (pyramid.sizes[l] for l in levels)]
+        #: (width, height) of each point's level: ``[L * M, 2, 1]``, or for one level a
+        #: ``[1, 2, 1]`` constant.
+        self.size = sizes[0] if len(sizes) == 1 else tf.concat(
+            [tf.zeros_like(tf.cast(image, tf.float32))[:, :, None] + size for size in sizes], 0)
 
     def _per_level(self, value: tf.Tensor) -> list[tf.Tensor]:
         return tf.split(value, len(self.levels), 0) if len(self.levels) > 1 else [value]
-
-    def size(self, like: tf.Tensor) -> tf.Tensor | np.ndarray:
-        """(width, height) of each point's level, ``[L * M, 2, 1]`` (``like`` gives the shape) or,
-        for one level, a ``[1, 2, 1]`` constant."""
-        sizes = [np.array([[[w], [h]]], np.float32)
-                 for w, h in (self.pyramid.sizes[l] for l in self.levels)]
-        if len(sizes) == 1:
-            return sizes[0]
-        return tf.concat([tf.zeros_like(part) + size
-                          for part, size in zip(self._per_level(like), sizes)], 0)
 
     def rows(self, corner: tf.Tensor, count: int) -> tuple[tf.Tensor, tf.Tensor]:
         """``count`` rows from the integer-valued top-left ``corner [L * M, 2, 1]`` (x, y; image
@@ -178,7 +174,7 @@ class _Windows:
     def in_bounds(self, corner: tf.Tensor) -> tf.Tensor:
         """``[L * M, 1, 1]`` 1.0 where OpenCV tracks a window with integer top-left ``corner``: it
         starts at most a window outside the image."""
-        margin = tf.minimum(corner + (self.window + 1.0), self.size(corner) - corner)
+        margin = tf.minimum(corner + (self.window + 1.0), self.size - corner)
         return tf.clip_by_value(tf.reduce_min(margin, 1, keepdims=True), 0.0, 1.0)
 
 
@@ -213,7 +209,7 @@ def _template(windows: _Windows, corner_f: tf.Tensor) -> tuple[tf.Tensor, tf.Ten
     down = ring[:, 2:] - ring[:, :-2]                                         # [M, K, K+2]
     ix = (across[:, :-2] + across[:, 2:]) * 3.0 + across[:, 1:-1] * 10.0     # [M, K, K]
     iy = (down[:, :, :-2] + down[:, :, 2:]) * 3.0 + down[:, :, 1:-1] * 10.0
-    size = windows.size(corner)
+    size = windows.size
     pixels = np.arange(k, dtype=np.float32)
     inside_x = _inside(corner[:, 0:1] + pixels.reshape(1, 1, -1), size[:, 0:1])   # [M, 1, K]
     inside_y = _inside(corner[:, 1:2] + pixels.reshape(1, -1, 1), size[:, 1:2])   # [M, K, 1]
