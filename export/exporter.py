@@ -85,12 +85,14 @@ def export_all(out_dir: Path, cfg: LivenessConfig, version: int = 1,
     return ExportResult(saved, tflite, tflite_fp16, tflite_pair, texture, mtcnn_files, manifest)
 
 
-def save_signatures(module: LivenessCheck, folder: Path) -> None:
-    """``module`` as a SavedModel with the :data:`SIGNATURES` (``serving_default`` is ``check``)."""
+def save_signatures(module: LivenessCheck, folder: Path,
+                    keys: tuple[str, ...] = SIGNATURES) -> None:
+    """``module`` as a SavedModel with the signatures ``keys`` (of :data:`SIGNATURES`;
+    ``serving_default`` is ``check``)."""
     functions = {"serving_default": module.check, "check_pair": module.check_pair,
                  "check_clip": module.check_clip}
     tf.saved_model.save(module, str(folder), signatures={
-        key: functions[key].get_concrete_function() for key in SIGNATURES})
+        key: functions[key].get_concrete_function() for key in keys})
 
 
 def convert(saved_model: Path, *, fp16: bool, signatures: tuple[str, ...] = SIGNATURES) -> bytes:
@@ -110,10 +112,8 @@ def convert_pair(cfg: LivenessConfig, *, fp16: bool = False) -> bytes:
     requested, as for ``liveness_fp16.tflite``). Same graph as the batched signature, in a file
     without the other signatures and their texture networks: what a device scoring pairs frame
     by frame loads (``liveness bench`` measures the peak memory of both files)."""
-    single = LivenessCheck(cfg, pair_batch=1)
     with tempfile.TemporaryDirectory() as folder:
-        tf.saved_model.save(single, folder,
-                            signatures={"check_pair": single.check_pair.get_concrete_function()})
+        save_signatures(LivenessCheck(cfg, pair_batch=1), Path(folder), ("check_pair",))
         return convert(Path(folder), fp16=fp16, signatures=("check_pair",))
 
 
