@@ -1,7 +1,8 @@
 """Pyramidal iterative Lucas-Kanade at points, in float: the method of ``cv2.calcOpticalFlowPyrLK``
 with a fixed number of Newton steps, from ops that TFLite's XNNPACK and XLA run well.
 
-Per level, from the coarsest, for each point:
+Per level, from the coarsest (a loop over the levels: one copy of a level's tracking in the graph
+and in the TFLite file), for each point:
 
 1. the window of ``prev`` around the point (plus a one-pixel ring) is read as ``window + 3``
    rows of a *strip table*: every :data:`STRIP_STEP` columns of each row, the next ``width``
@@ -14,8 +15,7 @@ Per level, from the coarsest, for each point:
    a projection ``P = -A^-1 G`` so that each Newton step is one table gather, one shift product,
    one interpolation along rows and ``P @ window``;
 4. :data:`STEPS_FINEST` steps at full resolution and :data:`STEPS_COARSER` at each coarser level
-   (never more than ``iterations``), each level's a loop of that fixed count (one copy of the step
-   in the graph and in the TFLite file). OpenCV's stopping rules apply as masks: a point stops
+   (never more than ``iterations``), a loop of that count (one copy of the step). OpenCV's stopping rules apply as masks: a point stops
    when its step is shorter than ``epsilon``, or when two steps cancel (it then goes back half a
    step).
 
@@ -62,16 +62,17 @@ class StripPyramid:
     ``table [R, width]`` float32: for level ``l``, row ``bases[l] + (k * rows[l] + r) *
     blocks[l] + b`` holds the ``width`` pixels of image ``k``'s reflect-101 padded row ``r`` from
     column ``b * STRIP_STEP``; padded row/column 0 is image row/column ``-(window + 1)``.
-    ``sizes[l]`` is the level's ``(width, height)``. A read of ``window + 3`` pixels from any
-    column ``0 .. width_l + window`` fits in one strip; one table lets the windows of every level
-    be read at once.
+    ``bases [L + 1]`` int32; ``rows``, ``blocks`` ``[L + 1]`` and ``sizes [L + 1, 2]`` (each level's
+    width, height) are numpy constants. A read of ``window + 3`` pixels from any column
+    ``0 .. width_l + window`` fits in one strip; one table lets the windows of every level be
+    read at once.
     """
 
     table: tf.Tensor
-    bases: tuple[tf.Tensor, ...]
-    rows: tuple[int, ...]
-    blocks: tuple[int, ...]
-    sizes: tuple[tuple[int, int], ...]
+    bases: tf.Tensor
+    rows: np.ndarray
+    blocks: np.ndarray
+    sizes: np.ndarray
     window: int
 
     @property
@@ -84,8 +85,7 @@ def strip_pyramid(images: tf.Tensor, levels: int, window: int) -> StripPyramid:
     """The strip tables of ``levels + 1`` pyramid levels of ``images [K, H, W]`` float (0..255)."""
     reach = window + 3                                   # pixels a read takes from its column
     per_strip = -(-(reach + STRIP_STEP - 1) // STRIP_STEP)             # blocks in one strip
-    tables, bases, rows, blocks, sizes = [], [], [], [], []
-    base = tf.constant(0)
+    tables, rows, blocks, sizes = [], [], [], []
     for image in build_pyramid(images, levels):
         starts = image.shape[2] + window + 1             # columns a read may start from
         count = -(-starts // STRIP_STEP)                 # strips per row
@@ -95,13 +95,13 @@ def strip_pyramid(images: tf.Tensor, levels: int, window: int) -> StripPyramid:
         grid = tf.reshape(padded, [-1, padded.shape[1], columns // STRIP_STEP, STRIP_STEP])
         strips = tf.stack([grid[:, :, j:j + count] for j in range(per_strip)], 3)
         tables.append(tf.reshape(strips, [-1, per_strip * STRIP_STEP]))
-        bases.append(base)
-        base = base + tf.shape(tables[-1])[0]
         rows.append(padded.shape[1])
         blocks.append(count)
         sizes.append((image.shape[2], image.shape[1]))
-    return StripPyramid(tf.concat(tables, 0), tuple(bases), tuple(rows), tuple(blocks),
-                        tuple(sizes), window)
+    rows, blocks = np.array(rows, np.int32), np.array(blocks, np.int32)
+    bases = tf.shape(images)[0] * (np.cumsum(rows * blocks) - rows * blocks).astype(np.int32)
+    return StripPyramid(tf.concat(tables, 0), bases, rows, blocks,
+                        np.array(sizes, np.float32), window)
 
 
 def _shift_matrix(offset: tf.Tensor, rows: int, columns: int) -> tf.Tensor:
@@ -133,46 +133,32 @@ def _inside(position: tf.Tensor, size) -> tf.Tensor:
 
 
 class _Windows:
-    """Window reads for ``M`` points on the levels ``levels`` of a pyramid (level-major: point
-    ``i`` of level ``levels[j]`` is row ``j * M + i`` of every ``[L * M, ...]`` argument):
-    strip-table rows and OpenCV's bounds."""
+    """Window reads on one level of a pyramid (``level``: an int32 scalar, or an int) for ``M``
+    points in the images ``image [M]`` int32: strip-table rows and OpenCV's bounds."""
 
-    def __init__(self, pyramid: StripPyramid, levels: list[int], image: tf.Tensor) -> None:
-        self.pyramid, self.levels, self.window = pyramid, levels, pyramid.window
-        image = tf.reshape(image, [-1, 1])                                       # [M, 1] int32
-        self._first = [pyramid.bases[l] + image * (pyramid.rows[l] * pyramid.blocks[l])
-                       for l in levels]                                          # [M, 1] int32
-        sizes = [np.array([[[w], [h]]], np.float32)
-                 for w, h in (pyramid.sizes[l] for l in levels)]
-        #: (width, height) of each point's level: ``[L * M, 2, 1]``, or for one level a
-        #: ``[1, 2, 1]`` constant.
-        self.size = sizes[0] if len(sizes) == 1 else tf.concat(
-            [tf.zeros_like(tf.cast(image, tf.float32))[:, :, None] + size for size in sizes], 0)
-
-    def _per_level(self, value: tf.Tensor) -> list[tf.Tensor]:
-        return tf.split(value, len(self.levels), 0) if len(self.levels) > 1 else [value]
+    def __init__(self, pyramid: StripPyramid, level: tf.Tensor | int, image: tf.Tensor) -> None:
+        self.pyramid, self.window = pyramid, pyramid.window
+        self._first = tf.reshape(tf.gather(pyramid.bases, level) + image * tf.gather(
+            pyramid.rows * pyramid.blocks, level), [-1, 1])                      # [M, 1] int32
+        self._blocks = tf.gather(pyramid.blocks.astype(np.float32), level)
+        self._rows = tf.gather(pyramid.rows.astype(np.float32), level)
+        #: (width, height) of the level ``[1, 2, 1]``.
+        self.size = tf.reshape(tf.gather(pyramid.sizes, level), [1, 2, 1])
 
     def rows(self, corner: tf.Tensor, count: int) -> tuple[tf.Tensor, tf.Tensor]:
-        """``count`` rows from the integer-valued top-left ``corner [L * M, 2, 1]`` (x, y; image
-        pixels, clamped into the table): the strips that hold them ``[L * M, count, width]`` and
-        the column of ``x`` in the strips ``[L * M, 1, 1]``."""
-        pyramid, k = self.pyramid, self.window
-        index, shifts = [], []
-        for part, level, first in zip(self._per_level(corner), self.levels, self._first):
-            rows, blocks = pyramid.rows[level], pyramid.blocks[level]
-            limit = np.array([[pyramid.sizes[level][0] + k], [rows - count]], np.float32)
-            start = tf.clip_by_value(part + (k + 1.0), 0.0, limit)              # [M, 2, 1]
-            x, y = start[:, 0:1], start[:, 1:2]
-            block = tf.floor(x * (1.0 / STRIP_STEP))
-            offsets = (block + y * blocks) + np.arange(count, dtype=np.float32) * blocks
-            index.append(first + tf.cast(tf.reshape(offsets, [-1, count]), tf.int32))
-            shifts.append(x - block * STRIP_STEP)
-        index, shift = ((tf.concat(index, 0), tf.concat(shifts, 0)) if len(index) > 1
-                        else (index[0], shifts[0]))
-        return tf.gather(pyramid.table, index), shift
+        """``count`` rows from the integer-valued top-left ``corner [M, 2, 1]`` (x, y; image
+        pixels, clamped into the table): the strips that hold them ``[M, count, width]`` and the
+        column of ``x`` in the strips ``[M, 1, 1]``."""
+        k = self.window
+        x = tf.clip_by_value(corner[:, 0:1] + (k + 1.0), 0.0, self.size[:, 0:1] + k)
+        y = tf.clip_by_value(corner[:, 1:2] + (k + 1.0), 0.0, self._rows - count)
+        block = tf.floor(x * (1.0 / STRIP_STEP))
+        offsets = block + (y + np.arange(count, dtype=np.float32)) * self._blocks
+        index = self._first + tf.cast(tf.reshape(offsets, [-1, count]), tf.int32)
+        return tf.gather(self.pyramid.table, index), x - block * STRIP_STEP
 
     def in_bounds(self, corner: tf.Tensor) -> tf.Tensor:
-        """``[L * M, 1, 1]`` 1.0 where OpenCV tracks a window with integer top-left ``corner``: it
+        """``[M, 1, 1]`` 1.0 where OpenCV tracks a window with integer top-left ``corner``: it
         starts at most a window outside the image."""
         margin = tf.minimum(corner + (self.window + 1.0), self.size - corner)
         return tf.clip_by_value(tf.reduce_min(margin, 1, keepdims=True), 0.0, 1.0)
@@ -234,22 +220,16 @@ def _projection(grads: tf.Tensor, window: int, min_eigenvalue: float) -> tuple[t
     return diagonal * grads + (a12 * scale) * tf.reverse(grads, [1]), usable
 
 
-def _templates(pyramid: StripPyramid, source: tf.Tensor, points: tf.Tensor,
-               min_eigenvalue: float) -> list[tuple[tf.Tensor, tf.Tensor, tf.Tensor]]:
-    """The windows of ``points [M, 2, 1]`` (level-0 pixels) in image ``source [M]`` on every
-    level, read in one batch (they do not depend on the tracking). Per level, from 0:
-    ``(projection [M, 2, K*K], offset [M, 2, 1], usable [M, 1, 1])``; the step of a window of
-    ``next`` is ``projection @ window - offset``."""
-    k = pyramid.window
-    levels = list(range(pyramid.levels + 1))
-    scales = np.array([1.0 / (1 << l) for l in levels], np.float32).reshape(-1, 1, 1, 1)
-    corners = tf.reshape(tf.expand_dims(points, 0) * scales - (k - 1) * 0.5, [-1, 2, 1])
-    windows = _Windows(pyramid, levels, source)
-    corner, template, grads = _template(windows, corners)
+def _template_at(windows: _Windows, points: tf.Tensor, scale: tf.Tensor,
+                 min_eigenvalue: float) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """The window of ``points [M, 2, 1]`` (level-0 pixels) on the level of ``windows`` (``scale``:
+    its pixels per level-0 pixel): ``(projection [M, 2, K*K], offset [M, 2, 1], usable [M, 1,
+    1])``; the step of a window of ``next`` is ``projection @ window - offset``."""
+    k = windows.window
+    corner, template, grads = _template(windows, points * scale - (k - 1) * 0.5)
     projection, usable = _projection(grads, k, min_eigenvalue)
     usable = usable * windows.in_bounds(corner)
-    offset = tf.reduce_sum(projection * template, -1, keepdims=True)
-    return list(zip(*(tf.split(t, len(levels), 0) for t in (projection, offset, usable))))
+    return projection, tf.reduce_sum(projection * template, -1, keepdims=True), usable
 
 
 #: The step before the first: long enough that the first step never "cancels" it.
@@ -257,9 +237,9 @@ _NO_STEP = 1e6
 
 
 def _track_level(windows: _Windows, projection: tf.Tensor, offset: tf.Tensor, usable: tf.Tensor,
-                 start: tf.Tensor, steps: int, epsilon2: float) -> tuple[tf.Tensor, tf.Tensor]:
-    """``steps`` Newton steps on one level from the window centre ``start [M, 2, 1]`` through
-    ``windows`` of ``next``, as a loop of a fixed count (one copy of the step in the graph).
+                 start: tf.Tensor, steps: tf.Tensor, epsilon2: float) -> tuple[tf.Tensor, tf.Tensor]:
+    """``steps`` (a scalar int32) Newton steps on one level from the window centre ``start [M, 2,
+    1]`` through ``windows`` of ``next``, as a loop (one copy of the step in the graph).
     Returns ``(centre [M, 2, 1], lost [M, 1, 1])``: 1.0 where a step's window left the image."""
     k = windows.window
     half = (k - 1) * 0.5
@@ -286,15 +266,15 @@ def _track_level(windows: _Windows, projection: tf.Tensor, offset: tf.Tensor, us
 
     start_state = (tf.constant(0), start - half, usable, tf.zeros_like(usable),
                    tf.fill(tf.shape(start), _NO_STEP))
-    _, position, _, lost, _ = tf.while_loop(lambda i, *state: i < steps, step, start_state,
-                                            maximum_iterations=steps)
+    _, position, _, lost, _ = tf.while_loop(lambda i, *state: i < steps, step, start_state)
     return position + half, lost
 
 
 def track(pyramid: StripPyramid, source: tf.Tensor, target: tf.Tensor, points: tf.Tensor, *,
           iterations: int, epsilon: float, min_eigenvalue: float) -> tuple[tf.Tensor, tf.Tensor]:
     """Track ``points [B, N, 2]`` (x, y) from image ``source [B]`` to image ``target [B]`` (int32
-    indices into the images of ``pyramid``).
+    indices into the images of ``pyramid``), level by level from the coarsest as a loop (one copy
+    of a level's tracking in the graph).
 
     Returns ``(next_points [B, N, 2] float32, status [B, N] bool)``. Parameters are OpenCV's:
     criteria ``(COUNT | EPS, iterations, epsilon)``, ``minEigThreshold``; the pyramid's window
@@ -307,20 +287,23 @@ def track(pyramid: StripPyramid, source: tf.Tensor, target: tf.Tensor, points: t
     epsilon2 = float(min(max(epsilon, 0.0), 10.0)) ** 2
     iterations = min(max(iterations, 0), 100)
     levels = pyramid.levels
-    templates = _templates(pyramid, source, flat, min_eigenvalue)
-    centre = flat * (1.0 / (1 << levels))
-    status = None
-    for level in range(levels, -1, -1):
-        if level < levels:
-            centre = centre * 2.0
-        steps = min(iterations, STEPS_FINEST if level == 0 else STEPS_COARSER)
-        projection, offset, usable = templates[level]
-        centre, lost = _track_level(_Windows(pyramid, [level], target), projection, offset,
-                                    usable, centre, steps, epsilon2)
-        if level == 0:
-            status = usable * (1.0 - lost)
+    steps = np.array([STEPS_FINEST] + [STEPS_COARSER] * levels, np.int32).clip(max=iterations)
+    scales = np.array([1.0 / (1 << l) for l in range(levels + 1)], np.float32)
+
+    def level_step(level, centre, *_):
+        projection, offset, usable = _template_at(_Windows(pyramid, level, source), flat,
+                                                  tf.gather(scales, level), min_eigenvalue)
+        centre, lost = _track_level(_Windows(pyramid, level, target), projection, offset, usable,
+                                    centre, tf.gather(steps, level), epsilon2)
+        # To the next finer level's pixels (level 0's result stays).
+        return level - 1, centre * (1.0 + tf.cast(level > 0, tf.float32)), usable, lost
+
+    first = tf.zeros_like(flat[:, :1])
+    start = (tf.constant(levels), flat * scales[-1], first, first)
+    _, centre, usable, lost = tf.while_loop(lambda level, *_: level >= 0, level_step, start,
+                                            maximum_iterations=levels + 1)
     # OpenCV checks the final window once more at level 0 (where it computes the error).
     half = (pyramid.window - 1) * 0.5
-    status = status * _Windows(pyramid, [0], source).in_bounds(tf.floor(centre - half))
+    status = usable * (1.0 - lost) * _Windows(pyramid, 0, source).in_bounds(tf.floor(centre - half))
     shape = tf.shape(points)
     return tf.reshape(centre, shape), tf.reshape(status > 0.5, shape[:2])

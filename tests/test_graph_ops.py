@@ -196,7 +196,7 @@ def test_strip_table_reads_every_window_of_the_padded_levels(window):
         ys = np.arange(-(window + 1), height + window + 2 - reach)
         x, y, k = (a.ravel().astype(np.float32) for a in np.meshgrid(xs, ys, [0, 1]))
         corner = tf.constant(np.stack([x, y], 1)[:, :, None])
-        strips, shift = _Windows(pyramid, [level], tf.constant(k.astype(np.int32))).rows(corner, reach)
+        strips, shift = _Windows(pyramid, level, tf.constant(k.astype(np.int32))).rows(corner, reach)
         got = tf.matmul(strips, _shift_matrix(shift, strips.shape[2], reach)).numpy()
         for i in range(len(x)):
             row, column = int(y[i]) + window + 1, int(x[i]) + window + 1
