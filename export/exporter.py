@@ -98,12 +98,27 @@ def save_signatures(module: LivenessCheck, folder: Path,
 def convert(saved_model: Path, *, fp16: bool, signatures: tuple[str, ...] = SIGNATURES) -> bytes:
     """TFLite flatbuffer of ``signatures``, TFLITE_BUILTINS only (fails on any other op)."""
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_keys=list(signatures))
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    converter.allow_custom_ops = False
     if fp16:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
-    return converter.convert()
+    return builtins_only(converter)
+
+
+def builtins_only(converter: tf.lite.TFLiteConverter) -> bytes:
+    """``converter``'s TFLite file from TFLITE_BUILTINS only (fails on any other op), without
+    tensor and subgraph names: debug strings the runtime never reads, a fifth of a file of many
+    small ops. Signatures keep their input and output names, which is how apps address tensors
+    (docs/decisions.md, "TFLite files without tensor names")."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    converter.allow_custom_ops = False
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(converter.convert()))
+    for subgraph in model.subgraphs:
+        subgraph.name = None
+        for tensor in subgraph.tensors:
+            tensor.name = None
+    return flatbuffer_utils.convert_object_to_bytearray(model)
 
 
 def convert_pair(cfg: LivenessConfig, *, fp16: bool = False) -> bytes:
@@ -122,9 +137,7 @@ def convert_texture() -> bytes:
     only: the per-frame texture scorer of the LiteRT demo (``liveness.texture.TextureScorer``)."""
     from model_graph.texture import texture_model
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(texture_model())
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    return converter.convert()
+    return builtins_only(tf.lite.TFLiteConverter.from_keras_model(texture_model()))
 
 
 def signature_contract(saved_model: Path) -> dict[str, dict[str, dict[str, dict[str, object]]]]:
