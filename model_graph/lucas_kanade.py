@@ -122,11 +122,6 @@ def _below(value: tf.Tensor, bound) -> tf.Tensor:
     return tf.clip_by_value(tf.math.ceil((bound - value) * _STEEP), 0.0, 1.0)
 
 
-def _at_most(value: tf.Tensor, bound) -> tf.Tensor:
-    """1.0 where ``value <= bound``, else 0.0."""
-    return 1.0 - _below(bound, value)
-
-
 def _inside(position: tf.Tensor, size) -> tf.Tensor:
     """1.0 where integer-valued ``position`` lies in ``0..size-1``, else 0.0."""
     return tf.clip_by_value(position + 1.0, 0.0, 1.0) * tf.clip_by_value(size - position, 0.0, 1.0)
@@ -141,17 +136,20 @@ class _Windows:
         self._first = tf.reshape(tf.gather(pyramid.bases, level) + image * tf.gather(
             pyramid.rows * pyramid.blocks, level), [-1, 1])                      # [M, 1] int32
         self._blocks = tf.gather(pyramid.blocks.astype(np.float32), level)
-        self._rows = tf.gather(pyramid.rows.astype(np.float32), level)
         #: (width, height) of the level ``[1, 2, 1]``.
         self.size = tf.reshape(tf.gather(pyramid.sizes, level), [1, 2, 1])
+        # The last padded column a read may start from, and the padded rows.
+        self._ends = tf.reshape(tf.stack([tf.gather(pyramid.sizes[:, 0] + self.window, level),
+                                          tf.gather(pyramid.rows.astype(np.float32), level)]),
+                                [1, 2, 1])
 
     def rows(self, corner: tf.Tensor, count: int) -> tuple[tf.Tensor, tf.Tensor]:
         """``count`` rows from the integer-valued top-left ``corner [M, 2, 1]`` (x, y; image
         pixels, clamped into the table): the strips that hold them ``[M, count, width]`` and the
         column of ``x`` in the strips ``[M, 1, 1]``."""
-        k = self.window
-        x = tf.clip_by_value(corner[:, 0:1] + (k + 1.0), 0.0, self.size[:, 0:1] + k)
-        y = tf.clip_by_value(corner[:, 1:2] + (k + 1.0), 0.0, self._rows - count)
+        start = tf.clip_by_value(corner + (self.window + 1.0), 0.0,
+                                 self._ends - np.array([[[0.0], [count]]], np.float32))
+        x, y = start[:, 0:1], start[:, 1:2]
         block = tf.floor(x * (1.0 / STRIP_STEP))
         offsets = block + (y + np.arange(count, dtype=np.float32)) * self._blocks
         index = self._first + tf.cast(tf.reshape(offsets, [-1, count]), tf.int32)
@@ -256,12 +254,13 @@ def _track_level(windows: _Windows, projection: tf.Tensor, offset: tf.Tensor, us
         delta = (tf.reduce_sum(projection * tf.reshape(moved, [-1, 1, k * k]), -1, keepdims=True)
                  - offset) * active
         position = position + delta
-        stop = _at_most(tf.reduce_sum(delta * delta, 1, keepdims=True), epsilon2)
-        # Two steps that cancel: back half a step, stop.
+        # A point stops when its step is at most epsilon, or when two steps cancel (it then goes
+        # back half a step).
+        moving = _below(epsilon2, tf.reduce_sum(delta * delta, 1, keepdims=True))
         undo = tf.reduce_max(tf.abs(delta + previous), 1, keepdims=True)
-        cancels = _below(undo, 0.01) * (1.0 - stop)
+        cancels = _below(undo, 0.01) * moving
         position = position - delta * (0.5 * cancels)
-        active = active * (1.0 - (stop + cancels))
+        active = active * (moving - cancels)
         return i + 1, position, active, lost, delta
 
     start_state = (tf.constant(0), start - half, usable, tf.zeros_like(usable),

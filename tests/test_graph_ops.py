@@ -118,6 +118,18 @@ def test_farneback_matches_opencv(seed):
     np.testing.assert_allclose(got, expected, atol=TOL["farneback_px"])
 
 
+@pytest.mark.parametrize("size, window", [(32, 9), (12, 5), (5, 9)])
+def test_box_filter_is_a_replicate_border_box_mean(size, window):
+    """Farneback's box mean as a matrix product equals OpenCV's ``blur`` with replicate borders
+    (float32 sums of at most 81 values of magnitude <= 1: well inside 1e-6)."""
+    from model_graph.farneback import box_filter
+
+    x = np.random.default_rng(size).uniform(-1, 1, (size, size)).astype(np.float32)
+    expected = cv2.blur(x, (window, window), borderType=cv2.BORDER_REPLICATE)
+    got = box_filter(size, window) @ x @ box_filter(size, window).T
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
 def test_eye_boxes_and_eye_flow_equal_the_reference():
     image = textured(96, seed=10)
     moved = translate(image, 0.5, 0.25)
@@ -164,17 +176,18 @@ def test_eager_and_tf_function_agree():
 
 
 def test_float_step_tests_equal_comparisons():
-    """LK's stop rules are float masks (XNNPACK runs no comparisons): they must equal <, <=."""
-    from model_graph.lucas_kanade import _at_most, _below
+    """LK's stop rules are float masks (XNNPACK runs no comparisons): they must equal ``<``, with
+    the values on either side."""
+    from model_graph.lucas_kanade import _below
 
     rng = np.random.default_rng(13)
     values = np.concatenate([rng.normal(0, 1, 200), rng.normal(0, 1e-30, 20), [0.01, 0.0, -0.0,
                              0.01 + 1e-9, 0.01 - 1e-9, 1e30, -1e30]]).astype(np.float32)
     for bound in (0.0, np.float32(0.01), 1e-4):
         got_below = _below(tf.constant(values), bound).numpy()
-        got_at_most = _at_most(tf.constant(values), bound).numpy()
+        got_above = _below(bound, tf.constant(values)).numpy()
         np.testing.assert_array_equal(got_below, (values < np.float32(bound)).astype(np.float32))
-        np.testing.assert_array_equal(got_at_most, (values <= np.float32(bound)).astype(np.float32))
+        np.testing.assert_array_equal(got_above, (np.float32(bound) < values).astype(np.float32))
 
 
 @pytest.mark.parametrize("window", [7, 15])
