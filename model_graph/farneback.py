@@ -71,21 +71,23 @@ def poly_expansion(image: tf.Tensor, n: int, sigma: float) -> tf.Tensor:
     """``[N, H, W, 5]`` coefficients ``(r_y, r_x, r_yy, r_xx, r_xy)`` of ``[N, H, W]`` float images
     (OpenCV's channel order in ``FarnebackPolyExp``).
 
-    OpenCV correlates rows, then columns, each with replicate borders; that equals one 2-D
-    correlation of the image padded by replication on both axes: here a single ``CONV_2D`` whose
-    five kernels are the outer products of the 1-D kernels mixed by the inverse Gram matrix.
+    OpenCV's separable correlations with replicate borders, as two ``CONV_2D`` of the image padded
+    by replication on both axes: along rows with ``g, x g, x^2 g`` (three channels), then down
+    the columns with kernels that mix those channels into the five coefficients (the inverse Gram
+    matrix folded in).
     """
     g, xg, xxg, (ig11, ig03, ig33, ig55) = poly_kernels(n, sigma)
-    vertical_horizontal = {name: np.outer(a, b) for name, (a, b) in {
-        "gg": (g, g), "g_xg": (g, xg), "xg_g": (xg, g), "g_xxg": (g, xxg), "xxg_g": (xxg, g),
-        "xg_xg": (xg, xg)}.items()}                                   # kernel [dy, dx]
-    kernels = np.stack([ig11 * vertical_horizontal["xg_g"],                               # r_y
-                        ig11 * vertical_horizontal["g_xg"],                               # r_x
-                        ig03 * vertical_horizontal["gg"] + ig33 * vertical_horizontal["xxg_g"],  # r_yy
-                        ig03 * vertical_horizontal["gg"] + ig33 * vertical_horizontal["g_xxg"],  # r_xx
-                        ig55 * vertical_horizontal["xg_xg"]], -1)                         # r_xy
+    across = np.stack([g, xg, xxg], -1)[None, :, None, :]                 # [1, 2n+1, 1, 3]
+    down = np.zeros((2 * n + 1, 1, 3, 5), np.float32)        # [dy, 1, (g, xg, xxg), coefficient]
+    down[:, 0, 0, 0] = ig11 * xg                              # r_y:  x g down, g across
+    down[:, 0, 1, 1] = ig11 * g                               # r_x:  g down, x g across
+    down[:, 0, 0, 2] = ig03 * g + ig33 * xxg                  # r_yy
+    down[:, 0, 0, 3] = ig03 * g                               # r_xx: g down, g and x^2 g across
+    down[:, 0, 2, 3] = ig33 * g
+    down[:, 0, 1, 4] = ig55 * xg                              # r_xy: x g down, x g across
     padded = pad(pad(image[..., None], 1, n, n, "replicate"), 2, n, n, "replicate")
-    return tf.nn.conv2d(padded, tf.constant(kernels[:, :, None, :].astype(np.float32)), 1, "VALID")
+    rows = tf.nn.conv2d(padded, tf.constant(across.astype(np.float32)), 1, "VALID")
+    return tf.nn.conv2d(rows, tf.constant(down), 1, "VALID")
 
 
 def _border_damping(height: int, width: int) -> np.ndarray:
@@ -152,11 +154,24 @@ def update_matrices(r0: tf.Tensor, sampled: tf.Tensor, inside: tf.Tensor | np.nd
                       r6 * r2 + r5 * r3], -1)
 
 
-def _box_mean(matrices: tf.Tensor, window: int) -> tf.Tensor:
-    """Mean over ``window`` x ``window`` (replicate borders) of ``[N, H, W, C]``, one axis at a time."""
+def box_filter(size: int, window: int) -> np.ndarray:
+    """``[size, size]`` float32 ``B`` such that ``B @ x`` is the mean of ``x`` over ``window``
+    neighbours along its first axis with replicate borders: ``B[i, j]`` is the share of the taps
+    ``i - window // 2 .. i + window // 2``, clamped into ``0 .. size - 1``, that land on ``j``."""
     half = window // 2
-    rows = tf.nn.avg_pool2d(pad(matrices, 1, half, half, "replicate"), (window, 1), 1, "VALID")
-    return tf.nn.avg_pool2d(pad(rows, 2, half, half, "replicate"), (1, window), 1, "VALID")
+    taps = np.clip(np.arange(size)[:, None] + np.arange(-half, half + 1), 0, size - 1)
+    weights = np.zeros((size, size), np.float64)
+    np.add.at(weights, (np.repeat(np.arange(size), window), taps.ravel()), 1.0 / window)
+    return weights.astype(np.float32)
+
+
+def _box_mean(matrices: tf.Tensor, window: int) -> tf.Tensor:
+    """Mean over ``window`` x ``window`` (replicate borders) of ``[N, H, W, C]``: two products
+    with :func:`box_filter` matrices, down the columns and along the rows."""
+    n, height, width, channels = (tf.shape(matrices)[0], *matrices.shape[1:])
+    down = tf.matmul(box_filter(height, window), tf.reshape(matrices, [n, height, -1]))
+    across = tf.matmul(box_filter(width, window), tf.reshape(down, [-1, width, channels]))
+    return tf.reshape(across, [n, height, width, channels])
 
 
 def solve_flow(matrices: tf.Tensor, window: int) -> tf.Tensor:
