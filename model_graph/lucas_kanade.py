@@ -172,6 +172,18 @@ def _lerp(values: tf.Tensor, frac: tf.Tensor, axis: int, count: int) -> tf.Tenso
     return first + (second - first) * frac
 
 
+def _scharr_along_rows(window: int) -> tuple[np.ndarray, np.ndarray]:
+    """``[K+2, K]`` matrices that take a row of ``K + 2`` pixels to the ``K`` central differences
+    ``x[c+2] - x[c]`` and to the Scharr smoothing ``3 x[c] + 10 x[c+1] + 3 x[c+2]``."""
+    difference = np.zeros((window + 2, window), np.float32)
+    smoothing = np.zeros((window + 2, window), np.float32)
+    columns = np.arange(window)
+    difference[columns, columns], difference[columns + 2, columns] = -1.0, 1.0
+    smoothing[columns, columns], smoothing[columns + 1, columns] = 3.0, 10.0
+    smoothing[columns + 2, columns] = 3.0
+    return difference, smoothing
+
+
 def _template(windows: _Windows, corner_f: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """The window of ``prev`` at float top-left ``corner_f [M, 2, 1]``: ``(integer corner,
     intensity [M, 1, K*K], derivatives (Ix, Iy) [M, 2, K*K])``.
@@ -189,10 +201,14 @@ def _template(windows: _Windows, corner_f: tf.Tensor) -> tuple[tf.Tensor, tf.Ten
     strips, shift = windows.rows(corner - 1.0, k + 3)                     # [M, K+3, width]
     across = tf.matmul(strips, _shift_matrix(shift + frac[:, 0:1], strips.shape[2], k + 2))
     ring = _lerp(across, frac[:, 1:2], -2, k + 2)                            # [M, K+2, K+2]
-    across = ring[:, :, 2:] - ring[:, :, :-2]                                 # [M, K+2, K]
-    down = ring[:, 2:] - ring[:, :-2]                                         # [M, K, K+2]
+    # Along rows, the Scharr difference and smoothing as products with constant matrices (one
+    # FULLY_CONNECTED each); down the columns, slices.
+    difference, smoothing = _scharr_along_rows(k)
+    rows = tf.reshape(ring, [-1, k + 2])
+    across = tf.reshape(tf.matmul(rows, difference), [-1, k + 2, k])          # [M, K+2, K]
+    smooth = tf.reshape(tf.matmul(rows, smoothing), [-1, k + 2, k])
     ix = (across[:, :-2] + across[:, 2:]) * 3.0 + across[:, 1:-1] * 10.0     # [M, K, K]
-    iy = (down[:, :, :-2] + down[:, :, 2:]) * 3.0 + down[:, :, 1:-1] * 10.0
+    iy = smooth[:, 2:] - smooth[:, :-2]
     size = windows.size
     pixels = np.arange(k, dtype=np.float32)
     inside_x = _inside(corner[:, 0:1] + pixels.reshape(1, 1, -1), size[:, 0:1])   # [M, 1, K]
