@@ -482,12 +482,13 @@ TRIED = """## Why the misses, and what was tried
 - **Where the time goes** (the profile above): the pair check tracks 117 points (68 landmarks and
   the 7x7 face grid) forward and back, so Lucas-Kanade is most of it, then Farneback in the two
   eye patches; the plane test, histograms and score are a small rest. Within LK (parts converted
-  alone, 1 thread, forward only): the strip tables of both frames and the windows of `prev` on
-  all levels together about 1 ms, then each Newton step about 0.09 ms for 117 points, of which
-  the gather 0.013 ms, the shift product, interpolation and projection 0.068 ms and the stop
-  rules the rest; 11 steps a direction. OpenCV does the same arithmetic in tight SIMD loops;
-  the graph is many small ops over small tensors, and without XNNPACK (TFLite's built-in
-  kernels alone) the pair check takes 5.3x as long.
+  alone, 1 thread, forward only, one ad-hoc run): the strip tables of both frames 0.52 ms, the
+  windows of `prev` on the three levels 0.55 ms, then each Newton step about 0.07 ms for 117
+  points, of which the shift product (its bilinear matrix and the `BATCH_MATMUL`) about 0.03 ms
+  (measured by leaving it out) and the gather, interpolation, projection and stop rules the
+  rest; 11 steps a direction. OpenCV does the same arithmetic in tight SIMD loops; the graph is
+  many small ops over small tensors, and without XNNPACK (TFLite's built-in kernels alone) the
+  pair check takes 5.3x as long.
 - **OpenCV's threads**: OpenCV spreads its LK and Farneback loops over every core by default,
   while the TFLite target row runs 1 thread, so the tables give both baselines. What OpenCV's
   second thread buys depends on what shares the process: alone, OpenCV at 2 threads took
@@ -502,34 +503,43 @@ TRIED = """## Why the misses, and what was tried
   tests as float masks; borders as slices and concatenations instead of `MIRROR_PAD`;
   Farneback's polynomial expansion as one `CONV_2D` (0.57x the eye-flow time); elementwise
   windows of `prev` (0.71x LK forward and back); strips every 4th column instead of every column
-  (0.62x together); Farneback's box mean one axis at a time, two-step bilinear samples and float
-  masks (0.67x). Latest: the window of `prev` interpolated at its sub-pixel offset before the
-  Scharr filters (one channel instead of three) and the strip table as one `PACK` (LK forward
-  and back 0.82x; XLA at batch 64 1.5x the throughput, plain TensorFlow 1.25x); the
-  batch padding left out of the one-pair file (0.95x).
-- **File size**: a graph without loops holds every op once per use, so the Newton steps (11 per
-  direction), the two directions, Farneback's updates, the plane test's Gauss-Newton steps and
-  each Gauss-Jordan elimination were copies. They are now `tf.while_loop`s of a fixed count
-  (`WHILE` in TFLite; its bodies run as fast as the copies did): the same outputs bit for bit (the
-  bench's 20 pairs through TFLite; the elimination on random systems), the same time in TFLite,
-  TensorFlow and XLA, and the one-pair file went from 483 KB (3,254 ops) to 260 KB (1,406 ops
-  and 2,072 tensors, counted with the flatbuffer schema in `ai_edge_litert`; with the padding
-  constant dropped). What is left is one copy of each stage: the LK windows and bookkeeping of
-  one direction (one step body per level), Farneback, the motion evidence (the profile's
-  sizes), eye boxes, histograms and score. 200 KB would take a loop over the pyramid levels as
-  well and a leaner rest.
+  (0.62x together); two-step bilinear samples and float masks in Farneback (0.67x); the window
+  of `prev` interpolated before the Scharr filters and the strip table as one `PACK` (LK forward
+  and back 0.82x); the batch padding left out of the one-pair file (0.95x). This round: the loop
+  over the pyramid levels (the pair check 0.94x in two runs), Farneback's expansion as two
+  separable `CONV_2D` and its box mean as two products with a constant averaging matrix (the
+  eye flow 0.88x), the Scharr filters along rows as products with constant matrices (LK forward
+  and back 0.93x): the pair check went from 5.79 to 5.22 ms (0.90x) between the files at the
+  start and the end of the round, in one A/B run.
+- **File size**: a graph without loops holds every op once per use. The Newton steps, the two
+  directions, the pyramid levels, Farneback's updates, the plane test's Gauss-Newton steps and
+  each Gauss-Jordan elimination are `tf.while_loop`s (`WHILE` in TFLite; their bodies run as
+  fast as copies did, with the same outputs bit for bit), which took the one-pair file from
+  483 KB (3,254 ops) to 230 KB (1,237 ops; ops counted with the flatbuffer schema in
+  `ai_edge_litert`). Tensor names were a fifth of what was left: the export drops them
+  (signatures kept), 184 KB.
 - **Tried, not kept:** fewer Newton steps at the coarse levels (5/1) — it changed 3.3 % of the
   motion cue's pair decisions against OpenCV on real clips (SPEC allows 2 %); dropping OpenCV's
   stop rules to save ops — no faster, parity no better; the column shift as a choice among 4
   shifted slices instead of a product — plain TensorFlow at batch 64 0.87x, XLA 2.3x slower;
   as a sum of 5 weighted slices — TFLite 1.06x the time, TensorFlow 0.92x and XLA 0.67x the
-  throughput; strips every 8th column with the `PACK` table — no faster than every 4th.
+  throughput; strips every 8th column with the `PACK` table — no faster than every 4th; strips
+  at every column, which need no shift product (a two-tap interpolation) — LK forward and back
+  2.28x the time, the table 18 times the image; the Scharr difference, smoothing and window
+  centre as one product and a split — 1.03x; with the level loop, the windows of `prev` of all
+  levels still read in one batch before it — the converter folded every per-level value into
+  per-point constants (the file grew by 8 KB instead of shrinking by 31).
 - **Batching** helps the SavedModel and XLA, but less than the 400 pairs/s target asks (the
-  throughput table). Measured as `tf.function`s at batch 64 with parts left out, per pair: XLA
-  3.5 ms for the whole check, of which the Newton steps 1.8 ms (0.08 ms per pair per step), the
-  rest of LK 1.1 ms, Farneback 0.6 ms; plain TensorFlow 5.2 ms, of which the steps 2.4 ms. The
-  steps are 7,488 small per-point products a step at batch 64, which neither runtime runs near
-  its peak.
+  throughput table). Measured as `tf.function`s at batch 64 (ad-hoc runs), per pair: XLA 3.4 ms
+  for the whole check, 1.9 ms with no Newton steps, the strip tables 0.06 ms, Farneback 0.43 ms.
+  The steps are 7,488 small per-point products a step at batch 64, which neither runtime runs
+  near its peak. This round's TFLite gains cost XLA some: at batch 64 the level loop, the
+  Scharr products and the Farneback products together 1.04-1.05x the time of the graph before
+  them, at batch 1 1.2x (two in-process A/B runs, XLA `LivenessCheck`s taking turns) — the
+  batch-1 loss is the level loop's, whose body reads each level's windows of `prev`: read before
+  the loop (one unrolled copy per level), XLA took 1.07x at batch 1 and 0.91x at batch 64, but
+  the TFLite file grew to 212 KB and took 1.03x the time. The graph is tuned for TFLite, the
+  on-device path.
 - **The motion cue doubles LK**: the forward-backward filter tracks every point back (SPEC §4b);
   the backward templates cannot be shared with the forward ones (they are windows of the other
   frame at other points).

@@ -7,13 +7,14 @@ Single-level (the eye patches are below the 32 px at which OpenCV adds a pyramid
    to its finest level too;
 2. polynomial expansion (Farneback 2003): Gaussian-weighted correlations of width
    ``2 * poly_n + 1``, replicate borders, solved with the closed-form inverse of the basis Gram
-   matrix (a constant computed here in numpy) — one ``CONV_2D`` for both patches of the pair;
+   matrix (a constant computed here in numpy) — two separable ``CONV_2D`` for both patches of the
+   pair;
 3. the 2x2 systems ``G d = h`` from the two expansions at the current flow (``R1`` sampled
    bilinearly, one gathered row of 2x2 neighbourhoods per pixel; outside the patch OpenCV's
    fallback), damped within 5 px of the border;
 4. ``iterations`` times: box-average ``G`` and ``h`` over ``window`` x ``window`` (replicate
-   borders), solve ``d = G^-1 h`` in closed form (``det + 1e-3``), and rebuild the systems (a
-   loop of a fixed count after the first solve).
+   borders; two products with :func:`box_filter`), solve ``d = G^-1 h`` in closed form
+   (``det + 1e-3``), and rebuild the systems (a loop of a fixed count after the first solve).
 """
 
 from __future__ import annotations

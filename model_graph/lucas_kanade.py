@@ -9,15 +9,16 @@ and in the TFLite file), for each point:
    pixels (enough for any read that starts in those columns). A window costs ``window + 3``
    gathered rows rather than hundreds of pixels, and one small matrix product (a one-hot or
    bilinear shift) takes the rows to the window's columns;
-2. the 3x3 Scharr derivatives at the window's pixels (0 outside the image, as in OpenCV) and the
-   bilinear interpolation at the point's sub-pixel offset are elementwise differences of slices;
+2. the ring is interpolated at the point's sub-pixel offset, then the 3x3 Scharr derivatives are
+   taken at the window's pixels (0 outside the image, as in OpenCV): along rows as products with
+   constant matrices, down the columns as differences of slices;
 3. the 2x2 gradient matrix gives OpenCV's minimum-eigenvalue and determinant tests, and folds into
    a projection ``P = -A^-1 G`` so that each Newton step is one table gather, one shift product,
    one interpolation along rows and ``P @ window``;
 4. :data:`STEPS_FINEST` steps at full resolution and :data:`STEPS_COARSER` at each coarser level
-   (never more than ``iterations``), a loop of that count (one copy of the step). OpenCV's stopping rules apply as masks: a point stops
-   when its step is shorter than ``epsilon``, or when two steps cancel (it then goes back half a
-   step).
+   (never more than ``iterations``), a loop of that count (one copy of the step). OpenCV's
+   stopping rules apply as masks: a point stops when its step is at most ``epsilon``, or when
+   two steps cancel (it then goes back half a step).
 
 The result of a level, doubled, starts the next. Borders as in OpenCV: intensities outside the
 image are reflect-101, derivatives outside are 0; a point whose window starts more than a window
