@@ -7,8 +7,8 @@ and in the TFLite file), for each point:
 1. the window of ``prev`` around the point (plus a one-pixel ring) is read as ``window + 3``
    rows of a *strip table*: every :data:`STRIP_STEP` columns of each row, the next ``width``
    pixels (enough for any read that starts in those columns). A window costs ``window + 3``
-   gathered rows rather than hundreds of pixels, and one small matrix product (a one-hot or
-   bilinear shift) takes the rows to the window's columns;
+   gathered rows rather than hundreds of pixels, and one small matrix product (a bilinear
+   shift) takes the rows to the window's columns;
 2. the ring is interpolated at the point's sub-pixel offset, then the 3x3 Scharr derivatives are
    taken at the window's pixels (0 outside the image, as in OpenCV): along rows as products with
    constant matrices, down the columns as differences of slices;
@@ -65,8 +65,8 @@ class StripPyramid:
     column ``b * STRIP_STEP``; padded row/column 0 is image row/column ``-(window + 1)``.
     ``bases [L + 1]`` int32; ``rows``, ``blocks`` ``[L + 1]`` and ``sizes [L + 1, 2]`` (each level's
     width, height) are numpy constants. A read of ``window + 3`` pixels from any column
-    ``0 .. width_l + window`` fits in one strip; one table lets the windows of every level be
-    read at once.
+    ``0 .. width_l + window`` fits in one strip; one table serves every level, so the loop over
+    the levels reads it by the level's base row.
     """
 
     table: tf.Tensor
