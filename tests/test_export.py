@@ -186,6 +186,22 @@ def test_every_exported_tflite_allocates_as_shipped(exported):
         interpreter.invoke()
 
 
+def test_converted_files_keep_their_signatures_but_no_tensor_names(exported):
+    """The export drops tensor names (docs/decisions.md); apps address tensors through the
+    signatures, whose input and output names must be the contract's."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    for path in (exported.tflite, exported.tflite_fp16, exported.tflite_pair, exported.texture):
+        interpreter = Interpreter(model_path=str(path))
+        assert {detail["name"] for detail in interpreter.get_tensor_details()} == {""}, path.name
+    contract = json.loads(SIGNATURE_FILE.read_text())
+    signatures = Interpreter(model_path=str(exported.tflite)).get_signature_list()
+    assert set(signatures) == set(contract)
+    for key, tensors in signatures.items():
+        assert set(tensors["inputs"]) == set(contract[key]["inputs"]), key
+        assert set(tensors["outputs"]) == set(contract[key]["outputs"]), key
+
+
 def test_short_clips_and_mismatched_batches_in_the_exported_file(exported, golden):
     _index, inputs = golden
     clip = tflite_runner(exported.tflite, "check_clip")
