@@ -96,19 +96,19 @@ def save_signatures(module: LivenessCheck, folder: Path,
 
 
 def convert(saved_model: Path, *, fp16: bool, signatures: tuple[str, ...] = SIGNATURES) -> bytes:
-    """TFLite flatbuffer of ``signatures``, TFLITE_BUILTINS only (fails on any other op)."""
+    """TFLite flatbuffer of ``signatures`` (:func:`shipped_tflite`)."""
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_keys=list(signatures))
     if fp16:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
-    return builtins_only(converter)
+    return shipped_tflite(converter)
 
 
-def builtins_only(converter: tf.lite.TFLiteConverter) -> bytes:
-    """``converter``'s TFLite file from TFLITE_BUILTINS only (fails on any other op), without
-    tensor and subgraph names: debug strings the runtime never reads, a fifth of a file of many
-    small ops. Signatures keep their input and output names, which is how apps address tensors
-    (docs/decisions.md, "TFLite files without tensor names")."""
+def shipped_tflite(converter: tf.lite.TFLiteConverter) -> bytes:
+    """``converter``'s TFLite file as the project ships it: TFLITE_BUILTINS only (fails on any
+    other op), and without tensor and subgraph names: debug strings the runtime never reads, a
+    fifth of a file of many small ops. Signatures keep their input and output names, which is
+    how apps address tensors (docs/decisions.md, "TFLite files without tensor names")."""
     from tensorflow.lite.tools import flatbuffer_utils
 
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
@@ -137,7 +137,7 @@ def convert_texture() -> bytes:
     only: the per-frame texture scorer of the LiteRT demo (``liveness.texture.TextureScorer``)."""
     from model_graph.texture import texture_model
 
-    return builtins_only(tf.lite.TFLiteConverter.from_keras_model(texture_model()))
+    return shipped_tflite(tf.lite.TFLiteConverter.from_keras_model(texture_model()))
 
 
 def signature_contract(saved_model: Path) -> dict[str, dict[str, dict[str, dict[str, object]]]]:

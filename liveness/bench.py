@@ -376,7 +376,7 @@ def stage_profile(cfg: LivenessConfig, pairs: int) -> list[tuple[str, float, int
     import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter
 
-    from export.exporter import builtins_only
+    from export.exporter import shipped_tflite
     from model_graph.check import check_pair
     from model_graph.flow import PairPyramids, eye_boxes, eye_flow, face_grid
     from model_graph.motion import motion_evidence
@@ -422,7 +422,7 @@ def stage_profile(cfg: LivenessConfig, pairs: int) -> list[tuple[str, float, int
     for name, function in parts:
         holder = tf.Module()
         holder.function = tf.function(function, input_signature=signature)
-        blob = builtins_only(tf.lite.TFLiteConverter.from_concrete_functions(
+        blob = shipped_tflite(tf.lite.TFLiteConverter.from_concrete_functions(
             [holder.function.get_concrete_function()], holder))
         runner = Interpreter(model_content=blob, num_threads=1).get_signature_runner()
         calls[name] = lambda i, run=runner: run(a=prev[i:i + 1], b=next[i:i + 1], p=marks[i:i + 1])
