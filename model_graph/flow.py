@@ -27,14 +27,19 @@ class PairPyramids:
         levels = lk_levels(min(prev.shape[1], prev.shape[2]), cfg.lk_window, cfg.lk_max_level)
         self.pyramid = strip_pyramid(tf.concat([prev, next], 0), levels, cfg.lk_window)
 
+    def _track(self, d: tf.Tensor | int, points: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """LK at ``points [B, N, 2]`` from ``prev`` to ``next`` (``d`` 0) or back (``d`` 1):
+        ``(moved points [B, N, 2], status [B, N])``, as :func:`track` returns them."""
+        cfg, first = self.cfg, tf.range(self.batch)
+        return track(self.pyramid, first + d * self.batch, first + (1 - d) * self.batch, points,
+                     iterations=cfg.lk_iterations, epsilon=cfg.lk_epsilon,
+                     min_eigenvalue=cfg.lk_min_eigenvalue)
+
     def flow(self, points: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """LK at ``points [B, N, 2]`` (x, y) from ``prev`` to ``next``: ``flow [B, N, 2]`` float32
         (0 where not tracked) and ``status [B, N]`` bool."""
-        cfg, first = self.cfg, tf.range(self.batch)
-        moved, status = track(self.pyramid, first, first + self.batch, points,
-                              iterations=cfg.lk_iterations, epsilon=cfg.lk_epsilon,
-                              min_eigenvalue=cfg.lk_min_eigenvalue)
-        return tf.where(tf.expand_dims(status, -1), moved - points, 0.0), status
+        moved, status = self._track(0, points)
+        return _moved_by(moved, status, points), status
 
     def there_and_back(self, points: tf.Tensor) -> tuple[tf.Tensor, ...]:
         """LK at ``points [B, N, 2]`` from ``prev`` to ``next``, then from where they landed back
@@ -42,20 +47,18 @@ class PairPyramids:
         the tracker in the graph). Returns the forward ``flow [B, N, 2]`` (0 where not tracked)
         and ``status [B, N]``, the round trip's ``error [B, N]`` (pixels from ``points``, 0 where
         not tracked back) and ``back_status [B, N]``."""
-        cfg, first = self.cfg, tf.range(self.batch)
-
-        def direction(d, _, latest):
-            source, target = first + d * self.batch, first + (1 - d) * self.batch
-            return d + 1, latest, track(self.pyramid, source, target, latest[0],
-                                        iterations=cfg.lk_iterations, epsilon=cfg.lk_epsilon,
-                                        min_eigenvalue=cfg.lk_min_eigenvalue)
-
         start = (points, tf.ones(tf.shape(points)[:2], tf.bool))
         _, (moved, status), (returned, back_status) = tf.while_loop(
-            lambda d, *_: d < 2, direction, (tf.constant(0), start, start), maximum_iterations=2)
+            lambda d, *_: d < 2, lambda d, _, latest: (d + 1, latest, self._track(d, latest[0])),
+            (tf.constant(0), start, start), maximum_iterations=2)
         error = tf.sqrt(tf.reduce_sum((returned - points) ** 2, -1))
-        return (tf.where(tf.expand_dims(status, -1), moved - points, 0.0), status,
-                tf.where(back_status, error, 0.0), back_status)
+        return (_moved_by(moved, status, points), status, tf.where(back_status, error, 0.0),
+                back_status)
+
+
+def _moved_by(moved: tf.Tensor, status: tf.Tensor, points: tf.Tensor) -> tf.Tensor:
+    """``[B, N, 2]`` flow from ``points`` to ``moved``, 0 where ``status [B, N]`` is false."""
+    return tf.where(tf.expand_dims(status, -1), moved - points, 0.0)
 
 
 def landmark_flow(prev: tf.Tensor, next: tf.Tensor, points: tf.Tensor,
