@@ -15,6 +15,11 @@ Single-level (the eye patches are below the 32 px at which OpenCV adds a pyramid
 4. ``iterations`` times: box-average ``G`` and ``h`` over ``window`` x ``window`` (replicate
    borders; two products with :func:`box_filter`), solve ``d = G^-1 h`` in closed form
    (``det + 1e-3``), and rebuild the systems (a loop of a fixed count after the first solve).
+
+From step 3 on, coefficients, systems and flow are *channels first* (``[N, C, H, W]``): a
+channel is then a contiguous slice and the box mean's row pass a ``FULLY_CONNECTED``, which
+TFLite's XNNPACK runs several times faster than the strided channel slices and broadcast batched
+products of the channels-last layout.
 """
 
 from __future__ import annotations
@@ -98,7 +103,7 @@ def _border_damping(height: int, width: int) -> np.ndarray:
         r[:k] *= _BORDER_DAMPING[:k]
         r[size - k:] *= _BORDER_DAMPING[:k][::-1]
         return r
-    return np.outer(ramp(height), ramp(width))[None, :, :, None]
+    return np.outer(ramp(height), ramp(width))[None, None]
 
 
 def _neighbourhoods(r1: tf.Tensor) -> tf.Tensor:
@@ -109,25 +114,25 @@ def _neighbourhoods(r1: tf.Tensor) -> tf.Tensor:
 
 
 def _sample(quads: tf.Tensor, height: int, width: int, flow: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """Bilinear samples ``[N, H, W, 5]`` of the expansion behind ``quads`` at ``pixel + flow``, and
-    ``[N, H, W, 1]`` 1.0 where the sample's 2x2 neighbourhood lies inside the patch (elsewhere the
-    sample is not used), else 0.0."""
+    """Bilinear samples ``[N, 5, H, W]`` of the expansion behind ``quads`` at ``pixel + flow [N, 2,
+    H, W]``, and ``[N, 1, H, W]`` 1.0 where the sample's 2x2 neighbourhood lies inside the patch
+    (elsewhere the sample is not used), else 0.0."""
     grid = np.stack(np.meshgrid(np.arange(width, dtype=np.float32),
-                                np.arange(height, dtype=np.float32)), -1)[None]    # (x, y)
+                                np.arange(height, dtype=np.float32)))[None]     # (x, y) first
     where = grid + flow
     corner = tf.floor(where)
-    frac = where - corner
-    last = np.array([width - 2.0, height - 2.0], np.float32)            # last 2x2 corner
+    last = np.array([width - 2.0, height - 2.0], np.float32).reshape(2, 1, 1)   # last 2x2 corner
     margin = tf.minimum(corner + 1.0, last + 1.0 - corner)              # >= 1 inside
-    inside = tf.clip_by_value(tf.reduce_min(margin, -1, keepdims=True), 0.0, 1.0)
+    inside = tf.clip_by_value(tf.reduce_min(margin, 1, keepdims=True), 0.0, 1.0)
     clipped = tf.clip_by_value(corner, 0.0, last)
     image = tf.reshape(tf.range(tf.shape(flow)[0]) * ((height - 1) * (width - 1)), [-1, 1, 1])
-    index = image + tf.cast(tf.reduce_sum(clipped * np.array([1.0, width - 1.0], np.float32), -1),
-                            tf.int32)                                              # [N, H, W]
+    index = image + tf.cast(clipped[:, 0] + clipped[:, 1] * (width - 1.0), tf.int32)  # [N, H, W]
     taps = tf.gather(quads, index)                     # [N, H, W, 20]: top-left, -right, bottom-..
-    ax, ay = tf.split(frac, 2, -1)
+    frac = where - corner
+    ax, ay = frac[:, 0, :, :, None], frac[:, 1, :, :, None]                    # [N, H, W, 1]
     columns = taps[..., :10] + (taps[..., 10:] - taps[..., :10]) * ay          # left, right
-    return columns[..., :5] + (columns[..., 5:] - columns[..., :5]) * ax, inside
+    sampled = columns[..., :5] + (columns[..., 5:] - columns[..., :5]) * ax
+    return tf.transpose(sampled, [0, 3, 1, 2]), inside
 
 
 #: Per channel of ``(r_y, r_x, r_yy, r_xx, r_xy)``: OpenCV's update mixes the expansion of
@@ -141,18 +146,21 @@ _DROP = np.array([0.0, 0.0, -0.5, -0.5, -0.25], np.float32)
 
 def update_matrices(r0: tf.Tensor, sampled: tf.Tensor, inside: tf.Tensor | np.ndarray,
                     flow: tf.Tensor | None) -> tf.Tensor:
-    """``[N, H, W, 5]`` systems ``(G11, G12, G22, h1, h2)`` from the expansion ``r0`` of ``prev``
-    and that of ``next`` sampled at ``pixel + flow`` (``inside [N, H, W, 1]``: 1.0 where OpenCV's
-    test puts the sample within the patch, else 0.0; ``flow`` None: zero flow)."""
-    height, width = r0.shape[1], r0.shape[2]
-    mixed = r0 * _KEEP + inside * (sampled * _TAKE + r0 * _DROP)
-    r2, r3, r4, r5, r6 = tf.split(mixed * _border_damping(height, width), 5, -1)
+    """``[N, 5, H, W]`` systems ``(G11, G12, G22, h1, h2)`` from the expansion ``r0 [N, 5, H, W]``
+    of ``prev`` and that of ``next`` sampled at ``pixel + flow [N, 2, H, W]`` (``inside [N, 1, H,
+    W]``: 1.0 where OpenCV's test puts the sample within the patch, else 0.0; ``flow`` None: zero
+    flow)."""
+    height, width = r0.shape[2], r0.shape[3]
+    channels = [5, 1, 1]
+    mixed = (r0 * _KEEP.reshape(channels) + inside * (sampled * _TAKE.reshape(channels)
+                                                      + r0 * _DROP.reshape(channels)))
+    r2, r3, r4, r5, r6 = tf.split(mixed * _border_damping(height, width), 5, 1)
     if flow is not None:
-        dx, dy = tf.split(flow, 2, -1)
+        dx, dy = flow[:, 0:1], flow[:, 1:2]
         r2 = r2 + r4 * dy + r6 * dx
         r3 = r3 + r6 * dy + r5 * dx
     return tf.concat([r4 * r4 + r6 * r6, (r4 + r5) * r6, r5 * r5 + r6 * r6, r4 * r2 + r6 * r3,
-                      r6 * r2 + r5 * r3], -1)
+                      r6 * r2 + r5 * r3], 1)
 
 
 def box_filter(size: int, window: int) -> np.ndarray:
@@ -167,19 +175,20 @@ def box_filter(size: int, window: int) -> np.ndarray:
 
 
 def _box_mean(matrices: tf.Tensor, window: int) -> tf.Tensor:
-    """Mean over ``window`` x ``window`` (replicate borders) of ``[N, H, W, C]``: two products
-    with :func:`box_filter` matrices, down the columns and along the rows."""
-    n, height, width, channels = (tf.shape(matrices)[0], *matrices.shape[1:])
-    down = tf.matmul(box_filter(height, window), tf.reshape(matrices, [n, height, -1]))
-    across = tf.matmul(box_filter(width, window), tf.reshape(down, [-1, width, channels]))
-    return tf.reshape(across, [n, height, width, channels])
+    """Mean over ``window`` x ``window`` (replicate borders) of ``[N, C, H, W]``: along the rows
+    (a product with the transposed :func:`box_filter` on the last axis), then, transposed, down
+    the columns."""
+    height, width = matrices.shape[2], matrices.shape[3]
+    across = tf.transpose(tf.matmul(matrices, box_filter(width, window).T), [0, 1, 3, 2])
+    return tf.transpose(tf.matmul(across, box_filter(height, window).T), [0, 1, 3, 2])
 
 
 def solve_flow(matrices: tf.Tensor, window: int) -> tf.Tensor:
-    """``[N, H, W, 2]`` flow from box-averaged systems (closed-form 2x2 solve, ``det + 1e-3``)."""
-    g11, g12, g22, h1, h2 = tf.split(_box_mean(matrices, window), 5, -1)
+    """``[N, 2, H, W]`` flow from box-averaged systems ``[N, 5, H, W]`` (closed-form 2x2 solve,
+    ``det + 1e-3``)."""
+    g11, g12, g22, h1, h2 = tf.split(_box_mean(matrices, window), 5, 1)
     inv_det = 1.0 / (g11 * g22 - g12 * g12 + 1e-3)
-    return tf.concat([(g11 * h2 - g12 * h1) * inv_det, (g22 * h1 - g12 * h2) * inv_det], -1)
+    return tf.concat([(g11 * h2 - g12 * h1) * inv_det, (g22 * h1 - g12 * h2) * inv_det], 1)
 
 
 def farneback(prev: tf.Tensor, next: tf.Tensor, *, window: int, iterations: int, poly_n: int,
@@ -187,18 +196,18 @@ def farneback(prev: tf.Tensor, next: tf.Tensor, *, window: int, iterations: int,
     """Dense flow ``[N, H, W, 2]`` (dx, dy) from ``prev`` to ``next`` (``[N, H, W]`` float, 0..255)."""
     height, width = prev.shape[1], prev.shape[2]
     both = poly_expansion(smooth3(tf.concat([prev, next], 0)), poly_n, poly_sigma)
-    r0, r1 = tf.split(both, 2, 0)
-    quads = _neighbourhoods(r1)
-    # At zero flow every sample is r1 itself; OpenCV's test leaves out the last row and column.
-    edge = np.zeros((1, height, width, 1), np.float32)
-    edge[:, :-1, :-1] = 1.0
-    flow = solve_flow(update_matrices(r0, r1, edge, None), window)
+    # Channels first by a stack, not a transpose: TensorFlow 2.21's converter merges equal
+    # transpose permutations inside and outside a loop into one it then cannot place.
+    r0, r1 = tf.split(tf.stack(tf.unstack(both, axis=-1), 1), 2, 0)            # [N, 5, H, W]
+    quads = _neighbourhoods(tf.split(both, 2, 0)[1])
 
     def iterate(i, flow):
         return i + 1, solve_flow(update_matrices(r0, *_sample(quads, height, width, flow), flow),
                                  window)
 
-    if iterations > 1:            # a loop of a fixed count: one copy of the update in the graph
-        _, flow = tf.while_loop(lambda i, _: i < iterations - 1, iterate, (tf.constant(0), flow),
-                                maximum_iterations=iterations - 1)
-    return flow
+    # From zero flow (the first samples are r1 itself; outside the last 2x2 corner OpenCV's
+    # fallback), a loop of a fixed count: one copy of the update in the graph. The zeros come
+    # from r0 so that the converter does not store them as a constant in the file.
+    _, flow = tf.while_loop(lambda i, _: i < iterations, iterate,
+                            (tf.constant(0), r0[:, :2] * 0.0), maximum_iterations=iterations)
+    return tf.stack([flow[:, 0], flow[:, 1]], -1)

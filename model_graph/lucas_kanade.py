@@ -231,8 +231,9 @@ def _projection(grads: tf.Tensor, window: int, min_eigenvalue: float) -> tuple[t
     scale = (_INTENSITY_SCALE * FLT_SCALE) / (det * usable + (1.0 - usable))
     # P = scale * [[-a22, a12], [a12, -a11]] @ (Ix, Iy): the diagonal on the gradients, the
     # off-diagonal on the gradients swapped.
-    diagonal = -tf.reverse(squares, [1]) * scale                               # [M, 2, 1]
-    return diagonal * grads + (a12 * scale) * tf.reverse(grads, [1]), usable
+    ix, iy = grads[:, 0:1], grads[:, 1:2]
+    mixed = a12 * scale
+    return tf.concat([mixed * iy - (a22 * scale) * ix, mixed * ix - (a11 * scale) * iy], 1), usable
 
 
 def _template_at(windows: _Windows, points: tf.Tensor, scale: tf.Tensor,
