@@ -7,19 +7,20 @@ Single-level (the eye patches are below the 32 px at which OpenCV adds a pyramid
    to its finest level too;
 2. polynomial expansion (Farneback 2003): Gaussian-weighted correlations of width
    ``2 * poly_n + 1``, replicate borders, solved with the closed-form inverse of the basis Gram
-   matrix (a constant computed here in numpy) — two separable ``CONV_2D`` for both patches of the
-   pair;
+   matrix. Steps 1 and 2 are linear and separable: one constant matrix (:func:`expansion_matrix`,
+   borders and smoothing folded in) applied down the columns and then along the rows, two
+   ``FULLY_CONNECTED`` for both patches of the pair;
 3. the 2x2 systems ``G d = h`` from the two expansions at the current flow (``R1`` sampled
    bilinearly, one gathered row of 2x2 neighbourhoods per pixel; outside the patch OpenCV's
    fallback), damped within 5 px of the border;
-4. ``iterations`` times: box-average ``G`` and ``h`` over ``window`` x ``window`` (replicate
-   borders; two products with :func:`box_filter`), solve ``d = G^-1 h`` in closed form
-   (``det + 1e-3``), and rebuild the systems (a loop of a fixed count after the first solve).
+4. box-average ``G`` and ``h`` over ``window`` x ``window`` (replicate borders; two products with
+   :func:`box_filter`), solve ``d = G^-1 h`` in closed form (``det + 1e-3``); steps 3-4 run
+   ``iterations`` times from zero flow, as a loop (one copy of the update in the graph).
 
-From step 3 on, coefficients, systems and flow are *channels first* (``[N, C, H, W]``): a
-channel is then a contiguous slice and the box mean's row pass a ``FULLY_CONNECTED``, which
-TFLite's XNNPACK runs several times faster than the strided channel slices and broadcast batched
-products of the channels-last layout.
+Coefficients, systems and flow are *channels first* (``[N, C, H, W]``): a channel is then a
+contiguous slice and every pass of a constant matrix a ``FULLY_CONNECTED`` on the last axis,
+which TFLite's XNNPACK runs several times faster than the strided channel slices, small
+convolutions and broadcast batched products of a channels-last layout.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from model_graph.padding import pad
 
 _BORDER_DAMPING = np.array([0.14, 0.14, 0.4472, 0.4472, 0.4472], np.float32)
 MIN_LEVEL_SIZE = 32
@@ -65,45 +65,65 @@ def poly_kernels(n: int, sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return g, xg, xxg, (inv[1, 1], inv[0, 3], inv[3, 3], inv[5, 5])
 
 
-def smooth3(image: tf.Tensor) -> tf.Tensor:
-    """``[N, H, W]`` smoothed by ``[1 2 1]/4`` both ways, reflect-101 borders (cv2.GaussianBlur 3x3)."""
-    padded = pad(pad(image, 1, 1, 1, "reflect101"), 2, 1, 1, "reflect101")[..., None]
-    k = np.array([0.25, 0.5, 0.25], np.float32)
-    kernel = tf.constant(np.outer(k, k)[:, :, None, None])
-    return tf.nn.conv2d(padded, kernel, 1, "VALID")[..., 0]
+def correlation_matrix(size: int, taps: np.ndarray, border: str) -> np.ndarray:
+    """``[size, size]`` float64 ``M`` such that ``M @ x`` correlates ``x`` (along its first axis)
+    with the odd-length ``taps`` centred on each sample, with ``border`` (``reflect101`` or
+    ``replicate``): ``M[i, j]`` sums the taps that land on ``j`` once the border folds them in."""
+    half = len(taps) // 2
+    reach = np.arange(size)[:, None] + np.arange(-half, half + 1)            # [size, taps]
+    if border == "replicate":
+        reach = np.clip(reach, 0, size - 1)
+    else:                                      # reflect-101 (taps shorter than the signal)
+        reach = np.abs(reach)
+        reach = np.where(reach > size - 1, 2 * (size - 1) - reach, reach)
+    matrix = np.zeros((size, size))
+    np.add.at(matrix, (np.repeat(np.arange(size), len(taps)), reach.ravel()),
+              np.tile(np.asarray(taps, np.float64), size))
+    return matrix
+
+
+def expansion_matrix(size: int, n: int, sigma: float) -> tuple[np.ndarray, float]:
+    """The polynomial expansion of a ``size`` x ``size`` patch (after the 3x3 ``[1 2 1]/4``
+    smoothing with reflect-101 borders) as passes of one constant matrix: ``[size, 3 * size]``
+    float32, the transposed correlations ``g``, ``ig11 x g`` and ``ig03 g + ig33 x^2 g``
+    (replicate borders, smoothing folded in), side by side; and the factor that takes the
+    ``x g``-by-``x g`` product to ``r_xy`` (``ig55 / ig11^2``)."""
+    g, xg, xxg, (ig11, ig03, ig33, ig55) = poly_kernels(n, sigma)
+    smooth = correlation_matrix(size, np.array([0.25, 0.5, 0.25]), "reflect101")
+    corr = [correlation_matrix(size, taps.astype(np.float64), "replicate") @ smooth
+            for taps in (g, xg, xxg)]
+    passes = (corr[0], ig11 * corr[1], ig03 * corr[0] + ig33 * corr[2])
+    return np.concatenate([m.T for m in passes], 1).astype(np.float32), ig55 / ig11 ** 2
 
 
 def poly_expansion(image: tf.Tensor, n: int, sigma: float) -> tf.Tensor:
-    """``[N, H, W, 5]`` coefficients ``(r_y, r_x, r_yy, r_xx, r_xy)`` of ``[N, H, W]`` float images
-    (OpenCV's channel order in ``FarnebackPolyExp``).
+    """``[N, 5, H, W]`` coefficients ``(r_y, r_x, r_yy, r_xx, r_xy)`` (OpenCV's order in
+    ``FarnebackPolyExp``) of ``[N, S, S]`` float patches, after OpenCV's 3x3 smoothing.
 
-    OpenCV's separable correlations with replicate borders, as two ``CONV_2D`` of the image padded
-    by replication on both axes: along rows with ``g, x g, x^2 g`` (three channels), then down
-    the columns with kernels that mix those channels into the five coefficients (the inverse Gram
-    matrix folded in).
+    Both separable passes with their borders (reflect-101 smoothing, replicate correlations) are
+    products with the matrix of :func:`expansion_matrix`, each one ``FULLY_CONNECTED``: the
+    three passes down the columns of the transposed patch, then the three along the rows of each
+    result; five of the nine products are the coefficients.
     """
-    g, xg, xxg, (ig11, ig03, ig33, ig55) = poly_kernels(n, sigma)
-    across = np.stack([g, xg, xxg], -1)[None, :, None, :]                 # [1, 2n+1, 1, 3]
-    down = np.zeros((2 * n + 1, 1, 3, 5), np.float32)        # [dy, 1, (g, xg, xxg), coefficient]
-    down[:, 0, 0, 0] = ig11 * xg                              # r_y:  x g down, g across
-    down[:, 0, 1, 1] = ig11 * g                               # r_x:  g down, x g across
-    down[:, 0, 0, 2] = ig03 * g + ig33 * xxg                  # r_yy
-    down[:, 0, 0, 3] = ig03 * g                               # r_xx: g down, g and x^2 g across
-    down[:, 0, 2, 3] = ig33 * g
-    down[:, 0, 1, 4] = ig55 * xg                              # r_xy: x g down, x g across
-    padded = pad(pad(image[..., None], 1, n, n, "replicate"), 2, n, n, "replicate")
-    rows = tf.nn.conv2d(padded, tf.constant(across.astype(np.float32)), 1, "VALID")
-    return tf.nn.conv2d(rows, tf.constant(down), 1, "VALID")
+    size = image.shape[1]
+    passes, xy_factor = expansion_matrix(size, n, sigma)
+    down = tf.matmul(tf.transpose(image, [0, 2, 1]), passes)                  # [N, W, 3H]
+    down = tf.transpose(tf.reshape(down, [-1, size, 3, size]), [0, 2, 3, 1])   # [N, 3, H, W]
+    both = tf.reshape(tf.matmul(down, passes), [-1, 3, size, 3, size])  # [N, down, H, across, W]
+    return tf.stack([both[:, 1, :, 0], both[:, 0, :, 1], both[:, 2, :, 0], both[:, 0, :, 2],
+                     both[:, 1, :, 1] * xy_factor], 1)
 
 
-def _border_damping(height: int, width: int) -> np.ndarray:
+def _border_damping(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """OpenCV's damping of the systems within 5 px of the border: ``[1, 1, H, 1]`` down the
+    columns and ``[1, 1, 1, W]`` along the rows (their product is the damping)."""
     def ramp(size: int) -> np.ndarray:
         r = np.ones(size, np.float32)
         k = min(len(_BORDER_DAMPING), size)
         r[:k] *= _BORDER_DAMPING[:k]
         r[size - k:] *= _BORDER_DAMPING[:k][::-1]
         return r
-    return np.outer(ramp(height), ramp(width))[None, None]
+    return ramp(height).reshape(1, 1, -1, 1), ramp(width).reshape(1, 1, 1, -1)
 
 
 def _neighbourhoods(r1: tf.Tensor) -> tf.Tensor:
@@ -154,7 +174,8 @@ def update_matrices(r0: tf.Tensor, sampled: tf.Tensor, inside: tf.Tensor | np.nd
     channels = [5, 1, 1]
     mixed = (r0 * _KEEP.reshape(channels) + inside * (sampled * _TAKE.reshape(channels)
                                                       + r0 * _DROP.reshape(channels)))
-    r2, r3, r4, r5, r6 = tf.split(mixed * _border_damping(height, width), 5, 1)
+    down, across = _border_damping(height, width)
+    r2, r3, r4, r5, r6 = tf.split(mixed * down * across, 5, 1)
     if flow is not None:
         dx, dy = flow[:, 0:1], flow[:, 1:2]
         r2 = r2 + r4 * dy + r6 * dx
@@ -165,13 +186,8 @@ def update_matrices(r0: tf.Tensor, sampled: tf.Tensor, inside: tf.Tensor | np.nd
 
 def box_filter(size: int, window: int) -> np.ndarray:
     """``[size, size]`` float32 ``B`` such that ``B @ x`` is the mean of ``x`` over ``window``
-    neighbours along its first axis with replicate borders: ``B[i, j]`` is the share of the taps
-    ``i - window // 2 .. i + window // 2``, clamped into ``0 .. size - 1``, that land on ``j``."""
-    half = window // 2
-    taps = np.clip(np.arange(size)[:, None] + np.arange(-half, half + 1), 0, size - 1)
-    weights = np.zeros((size, size), np.float64)
-    np.add.at(weights, (np.repeat(np.arange(size), window), taps.ravel()), 1.0 / window)
-    return weights.astype(np.float32)
+    neighbours along its first axis with replicate borders."""
+    return correlation_matrix(size, np.full(window, 1.0 / window), "replicate").astype(np.float32)
 
 
 def _box_mean(matrices: tf.Tensor, window: int) -> tf.Tensor:
@@ -195,11 +211,10 @@ def farneback(prev: tf.Tensor, next: tf.Tensor, *, window: int, iterations: int,
               poly_sigma: float) -> tf.Tensor:
     """Dense flow ``[N, H, W, 2]`` (dx, dy) from ``prev`` to ``next`` (``[N, H, W]`` float, 0..255)."""
     height, width = prev.shape[1], prev.shape[2]
-    both = poly_expansion(smooth3(tf.concat([prev, next], 0)), poly_n, poly_sigma)
-    # Channels first by a stack, not a transpose: TensorFlow 2.21's converter merges equal
-    # transpose permutations inside and outside a loop into one it then cannot place.
-    r0, r1 = tf.split(tf.stack(tf.unstack(both, axis=-1), 1), 2, 0)            # [N, 5, H, W]
-    quads = _neighbourhoods(tf.split(both, 2, 0)[1])
+    if height != width:
+        raise ValueError(f"farneback takes square patches, got {height} x {width}")
+    r0, r1 = tf.split(poly_expansion(tf.concat([prev, next], 0), poly_n, poly_sigma), 2, 0)
+    quads = _neighbourhoods(tf.transpose(r1, [0, 2, 3, 1]))                 # from [N, H, W, 5]
 
     def iterate(i, flow):
         return i + 1, solve_flow(update_matrices(r0, *_sample(quads, height, width, flow), flow),

@@ -130,6 +130,17 @@ def test_box_filter_is_a_replicate_border_box_mean(size, window):
     np.testing.assert_allclose(got, expected, atol=1e-6)
 
 
+def test_correlation_matrix_reflect101_is_opencvs_3x3_gaussian():
+    """The smoothing folded into the polynomial expansion equals ``cv2.GaussianBlur`` 3x3 with
+    reflect-101 borders (float32 sums of 9 values of magnitude <= 1: well inside 1e-6)."""
+    from model_graph.farneback import correlation_matrix
+
+    x = np.random.default_rng(3).uniform(-1, 1, (32, 32)).astype(np.float32)
+    smooth = correlation_matrix(32, np.array([0.25, 0.5, 0.25]), "reflect101")
+    expected = cv2.GaussianBlur(x, (3, 3), 0, borderType=cv2.BORDER_REFLECT_101)
+    np.testing.assert_allclose(smooth @ x @ smooth.T, expected, atol=1e-6)
+
+
 def test_eye_boxes_and_eye_flow_equal_the_reference():
     image = textured(96, seed=10)
     moved = translate(image, 0.5, 0.25)
