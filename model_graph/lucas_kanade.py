@@ -53,7 +53,7 @@ _INTENSITY_SCALE = 32.0
 #: of ``0 .. STRIP_STEP - 1`` that a small matrix product undoes. Step 1 would need no shift but
 #: makes the table ``window + 3`` times the image (the slowest part of the graph); see
 #: docs/decisions.md, "Lucas-Kanade in float".
-STRIP_STEP = 4
+STRIP_STEP = 6
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,7 @@ class _Windows:
         start = tf.clip_by_value(corner + (self.window + 1.0), 0.0,
                                  self._ends - np.array([[[0.0], [count]]], np.float32))
         x, y = start[:, 0:1], start[:, 1:2]
-        block = tf.floor(x * (1.0 / STRIP_STEP))
+        block = tf.floor((x + 0.5) * (1.0 / STRIP_STEP))       # (+ 0.5: 1 / STRIP_STEP rounds)
         offsets = block + (y + np.arange(count, dtype=np.float32)) * self._blocks
         index = self._first + tf.cast(tf.reshape(offsets, [-1, count]), tf.int32)
         return tf.gather(self.pyramid.table, index), x - block * STRIP_STEP
