@@ -482,13 +482,16 @@ TRIED = """## Why the misses, and what was tried
 - **Where the time goes** (the profile above): the pair check tracks 117 points (68 landmarks and
   the 7x7 face grid) forward and back, so Lucas-Kanade is most of it, then Farneback in the two
   eye patches; the plane test, histograms and score are a small rest. Within LK (parts converted
-  alone, 1 thread, forward only, one ad-hoc run): the strip tables of both frames 0.52 ms, the
-  windows of `prev` on the three levels 0.55 ms, then each Newton step about 0.07 ms for 117
+  alone, 1 thread, forward only, one ad-hoc run): the strip tables of both frames 0.32 ms, the
+  windows of `prev` on the three levels 0.50 ms, then each Newton step about 0.07 ms for 117
   points, of which the shift product (its bilinear matrix and the `BATCH_MATMUL`) about 0.03 ms
   (measured by leaving it out) and the gather, interpolation, projection and stop rules the
-  rest; 11 steps a direction. OpenCV does the same arithmetic in tight SIMD loops; the graph is
-  many small ops over small tensors, and without XNNPACK (TFLite's built-in kernels alone) the
-  pair check takes 5.3x as long.
+  rest; 11 steps a direction. Farneback (converted alone): 0.62 ms, of which the eye patches
+  0.09, the polynomial expansion 0.11 and each of the 3 updates 0.13. Inside XNNPACK a small
+  op costs little (60 chained elementwise ops on 234 floats: 3.3 µs); the time is in the ops
+  over the windows (an elementwise op over `[117, 24, 15]` about 2.3 µs, the shift product 26 µs,
+  the strip gather 14 µs). OpenCV does the same arithmetic in tight SIMD loops, and without
+  XNNPACK (TFLite's built-in kernels alone) the pair check takes 5.3x as long.
 - **OpenCV's threads**: OpenCV spreads its LK and Farneback loops over every core by default,
   while the TFLite target row runs 1 thread, so the tables give both baselines. What OpenCV's
   second thread buys depends on what shares the process: alone, OpenCV at 2 threads took
@@ -510,28 +513,41 @@ TRIED = """## Why the misses, and what was tried
   separable `CONV_2D` and its box mean as two products with a constant averaging matrix (the
   eye flow 0.88x), the Scharr filters along rows as products with constant matrices (LK forward
   and back 0.93x): the pair check went from 5.79 to 5.22 ms (0.90x) between the files at the
-  start and the end of the round, in one A/B run.
+  start and the end of that round, in one A/B run. Then: Farneback channels first (`[N, C, H,
+  W]`), its box mean's passes as `FULLY_CONNECTED` on the last axis (32 µs -> 7 µs for the
+  four patches) and one loop of updates from zero flow (the pair check 0.94x); its smoothing and
+  polynomial expansion as one constant matrix with the borders folded in, two
+  `FULLY_CONNECTED` instead of three `CONV_2D` and their padding (0.97x; eye flow 0.93 -> 0.62
+  ms over both changes); the LK projection from slices instead of `REVERSE_V2`, which XNNPACK
+  does not run (0.98x); strips every 6th column instead of every 4th, which keeps a strip 24
+  pixels wide and the table a third smaller (0.94x): 4.59 -> 3.96 ms (0.86x) between the files
+  at the start and the end of this round, same outputs on the 20 bench pairs.
 - **File size**: a graph without loops holds every op once per use. The Newton steps, the two
   directions, the pyramid levels, Farneback's updates, the plane test's Gauss-Newton steps and
   each Gauss-Jordan elimination are `tf.while_loop`s (`WHILE` in TFLite, where their bodies run
   as fast as copies did or faster, with the same outputs bit for bit), which took the file from
   483 KB (3,254 ops) to 230 KB (1,237 ops; ops counted with the flatbuffer schema in
   `ai_edge_litert`). Tensor names were a fifth of what was left: the export drops them
-  (signatures kept), 184 KB.
+  (signatures kept), 184 KB; 183 KB after this round's changes.
 - **Tried, not kept:** fewer Newton steps at the coarse levels (5/1) — it changed 3.3 % of the
   motion cue's pair decisions against OpenCV on real clips (SPEC allows 2 %); dropping OpenCV's
   stop rules to save ops — no faster, parity no better; the column shift as a choice among 4
   shifted slices instead of a product — plain TensorFlow at batch 64 0.87x, XLA 2.3x slower;
   as a sum of 5 weighted slices — TFLite 1.06x the time, TensorFlow 0.92x and XLA 0.67x the
-  throughput; strips every 8th column with the `PACK` table — no faster than every 4th; strips
+  throughput; strips every 8th column — no faster than every 4th (a strip of 32 pixels makes
+  the shift products a third larger; every 6th keeps 24); strips
   at every column, which need no shift product (a two-tap interpolation) — LK forward and back
   2.28x the time, the table 18 times the image; the Scharr difference, smoothing and window
   centre as one product and a split — 1.03x; with the level loop, the windows of `prev` of all
   levels still read in one batch before it — the converter folded every per-level value into
-  per-point constants (the file grew by 8 KB instead of shrinking by 31).
+  per-point constants (the file grew by 8 KB instead of shrinking by 31); the strip table built
+  another way (the columns first, by concatenation, or by a one-hot `CONV_2D`) — the same
+  0.55 ms, bound by the bytes it writes; the Gauss-Jordan solves of the plane test unrolled
+  instead of a loop — motion evidence 113 instead of 139 µs, for 22 KB more file.
 - **Batching** helps the SavedModel and XLA, but less than the 400 pairs/s target asks (the
-  throughput table). Measured as `tf.function`s at batch 64 (ad-hoc runs), per pair: XLA 3.4 ms
-  for the whole check, 1.9 ms with no Newton steps, the strip tables 0.06 ms, Farneback 0.43 ms.
+  throughput table). Measured as `tf.function`s at batch 64 (ad-hoc runs, before this round's
+  Farneback changes, which took XLA at batch 64 to 0.87x the time), per pair: XLA 3.4 ms for
+  the whole check, 1.9 ms with no Newton steps, the strip tables 0.06 ms, Farneback 0.43 ms.
   The steps are 7,488 small per-point products a step at batch 64, which neither runtime runs
   near its peak. This round's TFLite gains cost XLA some: at batch 64 the level loop, the
   Scharr products and the Farneback products together 1.04-1.05x the time of the graph before
@@ -545,8 +561,8 @@ TRIED = """## Why the misses, and what was tried
   frame at other points).
 - **Memory** (met): the LiteRT demo runs `liveness_pair.tflite`, the pair check alone for one
   pair per call; `liveness.tflite`'s `check_pair` shares its file with the other signatures and
-  their texture networks (the memory table above measures both). The strip tables are 1.2 MB
-  per frame, a third of what strips at every column took."""
+  their texture networks (the memory table above measures both). The strip tables are 0.8 MB
+  per frame, under a quarter of what strips at every column took."""
 
 
 def machine() -> str:

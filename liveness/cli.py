@@ -173,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     _add_evaluation_arguments(calibrate)
 
     bench = sub.add_parser("bench", help="latency of every path -> docs/benchmarks.md")
-    bench.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
+    bench.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"),
+                       help="write the Markdown page here (default: %(default)s)")
     bench.add_argument("--sizes", type=int, nargs="+", default=[96, 128, 160, 192, 256],
                        help="crop sizes to measure")
     bench.add_argument("--pairs", type=int, default=20, help="pairs timed per path and size")
@@ -192,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     parity = sub.add_parser("parity", help="TensorFlow graph vs OpenCV reference -> docs/parity.md")
     parity.add_argument("--clips", type=Path, default=shared_data() / "clips",
                         help="folder of real clips (skipped when absent; synthetic pairs always run)")
-    parity.add_argument("--out", type=Path, default=Path("docs/parity.md"))
+    parity.add_argument("--out", type=Path, default=Path("docs/parity.md"),
+                        help="write the Markdown page here (default: %(default)s)")
     parity.add_argument("--per-clip", type=int, default=80, help="pairs sampled per clip")
     parity.add_argument("--preset", default="default", choices=PRESET_NAMES)
     parity.add_argument("--quiet", action="store_true")

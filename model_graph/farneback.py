@@ -152,6 +152,8 @@ def _sample(quads: tf.Tensor, height: int, width: int, flow: tf.Tensor) -> tuple
     ax, ay = frac[:, 0, :, :, None], frac[:, 1, :, :, None]                    # [N, H, W, 1]
     columns = taps[..., :10] + (taps[..., 10:] - taps[..., :10]) * ay          # left, right
     sampled = columns[..., :5] + (columns[..., 5:] - columns[..., :5]) * ax
+    # A permutation no op outside the update loop uses: TensorFlow 2.21's converter merges equal
+    # transpose permutations inside and outside a loop and then cannot place the one it keeps.
     return tf.transpose(sampled, [0, 3, 1, 2]), inside
 
 
@@ -225,4 +227,4 @@ def farneback(prev: tf.Tensor, next: tf.Tensor, *, window: int, iterations: int,
     # from r0 so that the converter does not store them as a constant in the file.
     _, flow = tf.while_loop(lambda i, _: i < iterations, iterate,
                             (tf.constant(0), r0[:, :2] * 0.0), maximum_iterations=iterations)
-    return tf.stack([flow[:, 0], flow[:, 1]], -1)
+    return tf.transpose(flow, [0, 2, 3, 1])
