@@ -166,22 +166,20 @@ _TAKE = np.array([-0.5, -0.5, 0.5, 0.5, 0.25], np.float32)
 _DROP = np.array([0.0, 0.0, -0.5, -0.5, -0.25], np.float32)
 
 
-def update_matrices(r0: tf.Tensor, sampled: tf.Tensor, inside: tf.Tensor | np.ndarray,
-                    flow: tf.Tensor | None) -> tf.Tensor:
+def update_matrices(r0: tf.Tensor, sampled: tf.Tensor, inside: tf.Tensor,
+                    flow: tf.Tensor) -> tf.Tensor:
     """``[N, 5, H, W]`` systems ``(G11, G12, G22, h1, h2)`` from the expansion ``r0 [N, 5, H, W]``
     of ``prev`` and that of ``next`` sampled at ``pixel + flow [N, 2, H, W]`` (``inside [N, 1, H,
-    W]``: 1.0 where OpenCV's test puts the sample within the patch, else 0.0; ``flow`` None: zero
-    flow)."""
+    W]``: 1.0 where OpenCV's test puts the sample within the patch, else 0.0)."""
     height, width = r0.shape[2], r0.shape[3]
     channels = [5, 1, 1]
     mixed = (r0 * _KEEP.reshape(channels) + inside * (sampled * _TAKE.reshape(channels)
                                                       + r0 * _DROP.reshape(channels)))
     down, across = _border_damping(height, width)
     r2, r3, r4, r5, r6 = tf.split(mixed * down * across, 5, 1)
-    if flow is not None:
-        dx, dy = flow[:, 0:1], flow[:, 1:2]
-        r2 = r2 + r4 * dy + r6 * dx
-        r3 = r3 + r6 * dy + r5 * dx
+    dx, dy = flow[:, 0:1], flow[:, 1:2]
+    r2 = r2 + r4 * dy + r6 * dx
+    r3 = r3 + r6 * dy + r5 * dx
     return tf.concat([r4 * r4 + r6 * r6, (r4 + r5) * r6, r5 * r5 + r6 * r6, r4 * r2 + r6 * r3,
                       r6 * r2 + r5 * r3], 1)
 
