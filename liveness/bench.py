@@ -514,8 +514,8 @@ TRIED = """## Why the misses, and what was tried
   eye flow 0.88x), the Scharr filters along rows as products with constant matrices (LK forward
   and back 0.93x): the pair check went from 5.79 to 5.22 ms (0.90x) between the files at the
   start and the end of that round, in one A/B run. Then: Farneback channels first (`[N, C, H,
-  W]`), its box mean's passes as `FULLY_CONNECTED` on the last axis (32 µs -> 7 µs for the
-  four patches) and one loop of updates from zero flow (the pair check 0.94x); its smoothing and
+  W]`), its box mean's passes as `FULLY_CONNECTED` on the last axis (two passes and a
+  transpose between them 7 µs for the four patches, 32 µs as broadcast batched products) and one loop of updates from zero flow (the pair check 0.94x); its smoothing and
   polynomial expansion as one constant matrix with the borders folded in, two
   `FULLY_CONNECTED` instead of three `CONV_2D` and their padding (0.97x; eye flow 0.93 -> 0.62
   ms over both changes); the LK projection from slices instead of `REVERSE_V2`, which XNNPACK
@@ -541,8 +541,9 @@ TRIED = """## Why the misses, and what was tried
   centre as one product and a split — 1.03x; with the level loop, the windows of `prev` of all
   levels still read in one batch before it — the converter folded every per-level value into
   per-point constants (the file grew by 8 KB instead of shrinking by 31); the strip table built
-  another way (the columns first, by concatenation, or by a one-hot `CONV_2D`) — the same
-  0.55 ms, bound by the bytes it writes; the Gauss-Jordan solves of the plane test unrolled
+  another way — the columns first and a `PACK` 0.57 ms, a one-hot `CONV_2D` 0.56, concatenation
+  0.73, against 0.57 (one ad-hoc run): its cost is the bytes it writes (strips every 8th column,
+  a smaller table: 0.30 against 0.54 in another run); the Gauss-Jordan solves of the plane test unrolled
   instead of a loop — motion evidence 113 instead of 139 µs, for 22 KB more file.
 - **Batching** helps the SavedModel and XLA, but less than the 400 pairs/s target asks (the
   throughput table). Measured as `tf.function`s at batch 64 (ad-hoc runs, before this round's

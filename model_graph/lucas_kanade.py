@@ -51,8 +51,9 @@ _INTENSITY_SCALE = 32.0
 
 #: Strips start every ``STRIP_STEP`` columns: a read from any column lies in one strip, at a shift
 #: of ``0 .. STRIP_STEP - 1`` that a small matrix product undoes. Step 1 would need no shift but
-#: makes the table ``window + 3`` times the image (the slowest part of the graph); see
-#: docs/decisions.md, "Lucas-Kanade in float".
+#: makes the table ``window + 3`` times the image (the slowest part of the graph); at 6, a read
+#: of 18 pixels (window 15) still fits a strip of 24, the width the products had at 4, in a
+#: table a third smaller. See docs/decisions.md, "Lucas-Kanade in float".
 STRIP_STEP = 6
 
 
@@ -222,16 +223,15 @@ def _template(windows: _Windows, corner_f: tf.Tensor) -> tuple[tf.Tensor, tf.Ten
 def _projection(grads: tf.Tensor, window: int, min_eigenvalue: float) -> tuple[tf.Tensor, tf.Tensor]:
     """``P [M, 2, K*K]`` with ``step (dx, dy) = P @ (next window - prev window)``, and ``[M, 1, 1]``
     1.0 where the gradient matrix passes OpenCV's eigenvalue and determinant tests."""
+    ix, iy = grads[:, 0:1], grads[:, 1:2]                                       # [M, 1, K*K]
     squares = tf.reduce_sum(grads * grads, -1, keepdims=True) * FLT_SCALE       # [M, 2, 1]
     a11, a22 = squares[:, 0:1], squares[:, 1:2]                                 # [M, 1, 1]
-    a12 = tf.reduce_sum(grads[:, 0:1] * grads[:, 1:2], -1, keepdims=True) * FLT_SCALE
+    a12 = tf.reduce_sum(ix * iy, -1, keepdims=True) * FLT_SCALE
     det = a11 * a22 - a12 * a12
     min_eig = (a22 + a11 - tf.sqrt((a11 - a22) ** 2 + 4.0 * a12 * a12)) / (2.0 * window * window)
     usable = (1.0 - _below(min_eig, min_eigenvalue)) * (1.0 - _below(det, FLT_EPSILON))
     scale = (_INTENSITY_SCALE * FLT_SCALE) / (det * usable + (1.0 - usable))
-    # P = scale * [[-a22, a12], [a12, -a11]] @ (Ix, Iy): the diagonal on the gradients, the
-    # off-diagonal on the gradients swapped.
-    ix, iy = grads[:, 0:1], grads[:, 1:2]
+    # P = scale * [[-a22, a12], [a12, -a11]] @ (Ix, Iy), one row at a time.
     mixed = a12 * scale
     return tf.concat([mixed * iy - (a22 * scale) * ix, mixed * ix - (a11 * scale) * iy], 1), usable
 
