@@ -3,7 +3,8 @@
 Layout written under ``DIR``::
 
     models/liveness/<version>/   SavedModel (saved_model.pb, variables/), TF Serving's layout
-    liveness.tflite              float32, TFLITE_BUILTINS only
+    liveness.tflite              float32, TFLITE_BUILTINS only (the same signatures, LK windows
+                                 read by gathers: see ``save_for_tflite``)
     liveness_fp16.tflite         float16 optimisation requested (see docs/serving.md)
     liveness_pair.tflite         ``check_pair`` alone for one pair per call (static shapes), float32:
                                  what a device scoring frame by frame runs (the LiteRT demo)
@@ -67,9 +68,11 @@ def export_all(out_dir: Path, cfg: LivenessConfig, version: int = 1,
     save_signatures(LivenessCheck(cfg), saved)
 
     tflite = out_dir / "liveness.tflite"
-    tflite.write_bytes(convert(saved, fp16=False))
     tflite_fp16 = out_dir / "liveness_fp16.tflite"
-    tflite_fp16.write_bytes(convert(saved, fp16=True))
+    with tempfile.TemporaryDirectory() as folder:
+        save_for_tflite(cfg, Path(folder))
+        tflite.write_bytes(convert(Path(folder), fp16=False))
+        tflite_fp16.write_bytes(convert(Path(folder), fp16=True))
     tflite_pair = out_dir / "liveness_pair.tflite"
     tflite_pair.write_bytes(convert_pair(cfg))
     texture = out_dir / "texture.tflite"
@@ -93,6 +96,15 @@ def save_signatures(module: LivenessCheck, folder: Path,
                  "check_clip": module.check_clip}
     tf.saved_model.save(module, str(folder), signatures={
         key: functions[key].get_concrete_function() for key in keys})
+
+
+def save_for_tflite(cfg: LivenessConfig, folder: Path, keys: tuple[str, ...] = SIGNATURES,
+                    pair_batch: int | None = None) -> None:
+    """The SavedModel the TFLite files are converted from: ``LivenessCheck(cfg)`` with LK's
+    windows read by gathers (``model_graph.lucas_kanade.WINDOW_READS``: XNNPACK runs them faster
+    than the per-point products the served SavedModel uses; same arithmetic up to float
+    rounding)."""
+    save_signatures(LivenessCheck(cfg, pair_batch=pair_batch, window_reads="gathers"), folder, keys)
 
 
 def convert(saved_model: Path, *, fp16: bool, signatures: tuple[str, ...] = SIGNATURES) -> bytes:
@@ -122,13 +134,13 @@ def shipped_tflite(converter: tf.lite.TFLiteConverter) -> bytes:
 
 
 def convert_pair(cfg: LivenessConfig, *, fp16: bool = False) -> bytes:
-    """``check_pair`` for one pair per call (``LivenessCheck(cfg, pair_batch=1)``) as a TFLite
+    """``check_pair`` for one pair per call (:func:`save_for_tflite` with ``pair_batch=1``) as a TFLite
     file with the signature ``check_pair``, built-ins only (``fp16``: float16 optimisation
     requested, as for ``liveness_fp16.tflite``). Same graph as the batched signature, in a file
     without the other signatures and their texture networks: what a device scoring pairs frame
     by frame loads (``liveness bench`` measures the peak memory of both files)."""
     with tempfile.TemporaryDirectory() as folder:
-        save_signatures(LivenessCheck(cfg, pair_batch=1), Path(folder), ("check_pair",))
+        save_for_tflite(cfg, Path(folder), ("check_pair",), pair_batch=1)
         return convert(Path(folder), fp16=fp16, signatures=("check_pair",))
 
 

@@ -29,8 +29,8 @@ from liveness.config import LivenessConfig
 LANDMARK_STEP = 1.0 / 64
 
 #: Tolerances between runtimes and machines, each from a stated bound (docs/serving.md):
-#: - flow: LK runs in float32, and another summation order (SIMD width, oneDNN, TFLite's kernels)
-#:   moves a point by ~1e-5 px; where a stop test of a Newton step (step <= epsilon, two steps
+#: - flow: LK runs in float32, and another summation order (SIMD width, oneDNN, TFLite's kernels,
+#:   the TFLite files' window reads by gathers instead of products) moves a point by ~1e-5 px; where a stop test of a Newton step (step <= epsilon, two steps
 #:   cancel) falls within that of its threshold, one path takes a step the other does not, at most
 #:   epsilon = 0.01 px (4.9e-3 px seen between TensorFlow and TFLite over 49,140 points).
 #: - motion (a median of flow lengths) moves by at most the flow's bound; sigma (1.4826 / sqrt(1.25)

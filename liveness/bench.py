@@ -110,7 +110,7 @@ def latency_rows(cfg: LivenessConfig, pairs: int, workdir: Path) -> tuple[list[t
     import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter
 
-    from export.exporter import convert, convert_pair, save_signatures
+    from export.exporter import convert, convert_pair, save_for_tflite
     from liveness.reference import check_pair as reference_check
     from model_graph.check import check_pair as graph_check
     from model_graph.module import LivenessCheck
@@ -148,7 +148,7 @@ def latency_rows(cfg: LivenessConfig, pairs: int, workdir: Path) -> tuple[list[t
             OPENCV_ONE_THREAD: times.pop(OPENCV_ONE_THREAD), "TensorFlow eager": eager, **times}
     # liveness.tflite as exported (every signature, texture networks included), for the memory
     # table only.
-    save_signatures(module, workdir / f"saved_all_{cfg.crop_size}")
+    save_for_tflite(cfg, workdir / f"saved_all_{cfg.crop_size}")
     (workdir / f"liveness_{cfg.crop_size}_all.tflite").write_bytes(
         convert(workdir / f"saved_all_{cfg.crop_size}", fp16=False))
     return median_p90(rows), sizes
@@ -391,12 +391,12 @@ def stage_profile(cfg: LivenessConfig, pairs: int) -> list[tuple[str, float, int
         return tf.cast(a, tf.float32), tf.cast(b, tf.float32)
 
     def tables(a, b, p):
-        return PairPyramids(*floats(a, b), cfg).pyramid.table[:1]
+        return PairPyramids(*floats(a, b), cfg, "gathers").pyramid.table[:1]
 
     def lk(both_ways: bool):
         def run(a, b, p):
             points = tf.concat([p, face_grid(p, cfg.motion_grid)[0]], 1)
-            pyramids = PairPyramids(*floats(a, b), cfg)
+            pyramids = PairPyramids(*floats(a, b), cfg, "gathers")
             return pyramids.there_and_back(points)[2] if both_ways else pyramids.flow(points)[0]
         return run
 
@@ -411,7 +411,8 @@ def stage_profile(cfg: LivenessConfig, pairs: int) -> list[tuple[str, float, int
 
     points = 68 + cfg.motion_grid ** 2
     parts = [
-        ("pair check without texture (check_pair)", lambda a, b, p: check_pair(a, b, p, cfg)),
+        ("pair check without texture (check_pair)",
+         lambda a, b, p: check_pair(a, b, p, cfg, "gathers")),
         (f"LK forward and back at {points} points", lk(True)),
         (f"LK forward at {points} points", lk(False)),
         ("LK strip tables of both frames (pyramids included)", tables),

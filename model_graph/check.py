@@ -17,8 +17,8 @@ from model_graph.polar import cart_to_polar
 from model_graph.score import chi_square_score
 
 
-def check_pair(prev: tf.Tensor, next: tf.Tensor, landmarks: tf.Tensor,
-               cfg: LivenessConfig) -> dict[str, tf.Tensor]:
+def check_pair(prev: tf.Tensor, next: tf.Tensor, landmarks: tf.Tensor, cfg: LivenessConfig,
+               window_reads: str = "products") -> dict[str, tf.Tensor]:
     """Score ``B`` pairs of grey face crops.
 
     Args:
@@ -28,6 +28,8 @@ def check_pair(prev: tf.Tensor, next: tf.Tensor, landmarks: tf.Tensor,
             A non-finite point is an untracked point; an eyeball box with a non-finite corner is
             all zeros and holds no vector; no output is ever NaN.
         cfg: the configuration.
+        window_reads: how LK reads its windows (``model_graph.lucas_kanade.WINDOW_READS``):
+            ``"gathers"`` for a graph converted to TFLite, ``"products"`` otherwise.
 
     Returns:
         ``score [B]`` float32 (0 where not valid), ``is_live [B]`` bool (``score > threshold``),
@@ -47,7 +49,7 @@ def check_pair(prev: tf.Tensor, next: tf.Tensor, landmarks: tf.Tensor,
     grid, grid_ok = face_grid(marks, cfg.motion_grid, finite)
     points = tf.concat([marks, grid], 1)
     trusted = tf.concat([finite, tf.tile(grid_ok[:, None], [1, cfg.motion_grid ** 2])], 1)
-    pyramids = PairPyramids(a, b, cfg)
+    pyramids = PairPyramids(a, b, cfg, window_reads)
     if cfg.forward_backward:
         face_flow, kept, error, back_status = pyramids.there_and_back(points)
         kept = forward_backward_keep(kept & trusted, back_status, error, cfg)

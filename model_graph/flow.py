@@ -19,10 +19,12 @@ from model_graph.sampling import gather_pixels
 
 class PairPyramids:
     """The LK strip tables of ``B`` pairs ``prev``, ``next`` (``[B, H, W]`` float, 0..255), built
-    once and tracked through in either direction (the forward-backward filter reads both)."""
+    once and tracked through in either direction (the forward-backward filter reads both), with
+    windows read by ``window_reads`` (``model_graph.lucas_kanade.WINDOW_READS``)."""
 
-    def __init__(self, prev: tf.Tensor, next: tf.Tensor, cfg: LivenessConfig) -> None:
-        self.cfg = cfg
+    def __init__(self, prev: tf.Tensor, next: tf.Tensor, cfg: LivenessConfig,
+                 window_reads: str = "products") -> None:
+        self.cfg, self.window_reads = cfg, window_reads
         self.batch = tf.shape(prev)[0]
         levels = lk_levels(min(prev.shape[1], prev.shape[2]), cfg.lk_window, cfg.lk_max_level)
         self.pyramid = strip_pyramid(tf.concat([prev, next], 0), levels, cfg.lk_window)
@@ -33,7 +35,7 @@ class PairPyramids:
         cfg, first = self.cfg, tf.range(self.batch)
         return track(self.pyramid, first + d * self.batch, first + (1 - d) * self.batch, points,
                      iterations=cfg.lk_iterations, epsilon=cfg.lk_epsilon,
-                     min_eigenvalue=cfg.lk_min_eigenvalue)
+                     min_eigenvalue=cfg.lk_min_eigenvalue, window_reads=self.window_reads)
 
     def flow(self, points: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """LK at ``points [B, N, 2]`` (x, y) from ``prev`` to ``next``: ``flow [B, N, 2]`` float32
@@ -61,13 +63,14 @@ def _moved_by(moved: tf.Tensor, status: tf.Tensor, points: tf.Tensor) -> tf.Tens
     return tf.where(tf.expand_dims(status, -1), moved - points, 0.0)
 
 
-def landmark_flow(prev: tf.Tensor, next: tf.Tensor, points: tf.Tensor,
-                  cfg: LivenessConfig) -> tuple[tf.Tensor, tf.Tensor]:
+def landmark_flow(prev: tf.Tensor, next: tf.Tensor, points: tf.Tensor, cfg: LivenessConfig,
+                  window_reads: str = "products") -> tuple[tf.Tensor, tf.Tensor]:
     """Pyramidal LK at ``points [B, N, 2]`` (x, y) between ``[B, H, W]`` float crops (0..255).
 
-    Returns ``flow [B, N, 2]`` float32 (0 where not tracked) and ``status [B, N]`` bool.
+    Returns ``flow [B, N, 2]`` float32 (0 where not tracked) and ``status [B, N]`` bool;
+    ``window_reads`` as for :class:`PairPyramids`.
     """
-    return PairPyramids(prev, next, cfg).flow(points)
+    return PairPyramids(prev, next, cfg, window_reads).flow(points)
 
 
 def eye_boxes(landmarks: tf.Tensor, min_size: float, scale: float = 1.0,

@@ -4,17 +4,19 @@ with a fixed number of Newton steps, from ops that TFLite's XNNPACK and XLA run 
 Per level, from the coarsest (a loop over the levels: one copy of a level's tracking in the graph
 and in the TFLite file), for each point:
 
-1. the window of ``prev`` around the point (plus a one-pixel ring) is read as ``window + 3``
-   rows of a *strip table*: every :data:`STRIP_STEP` columns of each row, the next ``width``
-   pixels (enough for any read that starts in those columns). A window costs ``window + 3``
-   gathered rows rather than hundreds of pixels, and one small matrix product (a bilinear
-   shift) takes the rows to the window's columns;
-2. the ring is interpolated at the point's sub-pixel offset, then the 3x3 Scharr derivatives are
-   taken at the window's pixels (0 outside the image, as in OpenCV): along rows as products with
-   constant matrices, down the columns as differences of slices;
+1. the window of ``prev`` around the point (plus a one-pixel ring, and one more for the bilinear
+   step) is read as ``window + 3`` rows of a *strip table*: every :data:`STRIP_STEP` columns of
+   each row, the next ``width`` pixels (enough for any read that starts in those columns), so a
+   window costs ``window + 3`` gathered rows rather than hundreds of pixels. The rows go to the
+   window's columns, interpolated at the point's sub-pixel offset, in one of two ways
+   (:data:`WINDOW_READS`): a bilinear shift product per point, or a second gather of rows from
+   the transposed strips;
+2. the 3x3 Scharr derivatives are taken at the window's pixels of the interpolated ring (0
+   outside the image, as in OpenCV): along the last axis as products with constant matrices,
+   along the other as differences of slices;
 3. the 2x2 gradient matrix gives OpenCV's minimum-eigenvalue and determinant tests, and folds into
-   a projection ``P = -A^-1 G`` so that each Newton step is one table gather, one shift product,
-   one interpolation along rows and ``P @ window``;
+   a projection ``P = -A^-1 G`` so that each Newton step is one interpolated window read and
+   ``P @ window``;
 4. :data:`STEPS_FINEST` steps at full resolution and :data:`STEPS_COARSER` at each coarser level
    (never more than ``iterations``), a loop of that count (one copy of the step). OpenCV's
    stopping rules apply as masks: a point stops when its step is at most ``epsilon``, or when
@@ -50,11 +52,20 @@ _INTENSITY_SCALE = 32.0
 
 
 #: Strips start every ``STRIP_STEP`` columns: a read from any column lies in one strip, at a shift
-#: of ``0 .. STRIP_STEP - 1`` that a small matrix product undoes. Step 1 would need no shift but
-#: makes the table ``window + 3`` times the image (the slowest part of the graph); at 6, a read
-#: of 18 pixels (window 15) still fits a strip of 24, the width the products had at 4, in a
-#: table a third smaller. See docs/decisions.md, "Lucas-Kanade in float".
+#: of ``0 .. STRIP_STEP - 1`` that the second step of a window read undoes. Step 1 would need no
+#: shift but makes the table ``window + 3`` times the image (the slowest part of the graph); at
+#: 6, a read of 18 pixels (window 15) still fits a strip of 24, the width the products had at 4,
+#: in a table a third smaller. See docs/decisions.md, "Lucas-Kanade in float".
 STRIP_STEP = 6
+
+
+#: How a window read takes strip rows to the window's columns (the ``window_reads`` argument):
+#: ``"products"``, a bilinear shift product per point, windows ``[M, y, x]`` — what TensorFlow
+#: and XLA run best; ``"gathers"``, the rows interpolated, transposed and the window's columns
+#: gathered as rows, windows ``[M, x, y]`` — TFLite's XNNPACK runs a batched product of a
+#: hundred small matrices several times slower than a product of the same size with one
+#: matrix. Same arithmetic up to float rounding; docs/decisions.md ("Lucas-Kanade in float").
+WINDOW_READS = ("products", "gathers")
 
 
 @dataclass(frozen=True)
@@ -131,10 +142,16 @@ def _inside(position: tf.Tensor, size) -> tf.Tensor:
 
 class _Windows:
     """Window reads on one level of a pyramid (``level``: an int32 scalar, or an int) for ``M``
-    points in the images ``image [M]`` int32: strip-table rows and OpenCV's bounds."""
+    points in the images ``image [M]`` int32, made by ``reads`` (:data:`WINDOW_READS`), and
+    OpenCV's bounds."""
 
-    def __init__(self, pyramid: StripPyramid, level: tf.Tensor | int, image: tf.Tensor) -> None:
+    def __init__(self, pyramid: StripPyramid, level: tf.Tensor | int, image: tf.Tensor,
+                 reads: str = "products") -> None:
+        if reads not in WINDOW_READS:
+            raise ValueError(f"window reads must be one of {WINDOW_READS}, got {reads!r}")
         self.pyramid, self.window = pyramid, pyramid.window
+        #: Windows are ``[M, x, y]`` (else ``[M, y, x]``).
+        self.x_major = reads == "gathers"
         self._first = tf.reshape(tf.gather(pyramid.bases, level) + image * tf.gather(
             pyramid.rows * pyramid.blocks, level), [-1, 1])                      # [M, 1] int32
         self._blocks = tf.gather(pyramid.blocks.astype(np.float32), level)
@@ -144,6 +161,9 @@ class _Windows:
         self._ends = tf.reshape(tf.stack([tf.gather(pyramid.sizes[:, 0] + self.window, level),
                                           tf.gather(pyramid.rows.astype(np.float32), level)]),
                                 [1, 2, 1])
+        if self.x_major:   # each point's first row in the transposed strips [M * width, rows]
+            self._column_base = tf.reshape(tf.range(tf.shape(image)[0]) * pyramid.table.shape[1],
+                                           [-1, 1])
 
     def rows(self, corner: tf.Tensor, count: int) -> tuple[tf.Tensor, tf.Tensor]:
         """``count`` rows from the integer-valued top-left ``corner [M, 2, 1]`` (x, y; image
@@ -157,6 +177,20 @@ class _Windows:
         index = self._first + tf.cast(tf.reshape(offsets, [-1, count]), tf.int32)
         return tf.gather(self.pyramid.table, index), x - block * STRIP_STEP
 
+    def read(self, corner: tf.Tensor, frac: tf.Tensor, count: int) -> tf.Tensor:
+        """``count`` x ``count`` pixels interpolated at ``corner + frac`` (integer-valued top-left
+        ``corner [M, 2, 1]``, clamped into the table; ``frac [M, 2, 1]`` in ``[0, 1)``):
+        ``[M, count, count]``, x-major when :attr:`x_major`."""
+        strips, shift = self.rows(corner, count + 1)                 # [M, count + 1, width]
+        if not self.x_major:
+            across = tf.matmul(strips, _shift_matrix(shift + frac[:, 0:1], strips.shape[2], count))
+            return _lerp(across, frac[:, 1:2], count)                   # [M, count (y), count (x)]
+        strips = _lerp(strips, frac[:, 1:2], count)                     # [M, count (y), width]
+        columns = tf.reshape(tf.transpose(strips, [0, 2, 1]), [-1, count])   # [M * width, count]
+        first = tf.cast(tf.reshape(shift, [-1, 1]) + np.arange(count + 1, dtype=np.float32),
+                        tf.int32)
+        return _lerp(tf.gather(columns, self._column_base + first), frac[:, 0:1], count)
+
     def in_bounds(self, corner: tf.Tensor) -> tf.Tensor:
         """``[M, 1, 1]`` 1.0 where OpenCV tracks a window with integer top-left ``corner``: it
         starts at most a window outside the image."""
@@ -164,18 +198,15 @@ class _Windows:
         return tf.clip_by_value(tf.reduce_min(margin, 1, keepdims=True), 0.0, 1.0)
 
 
-def _lerp(values: tf.Tensor, frac: tf.Tensor, axis: int, count: int) -> tf.Tensor:
-    """``count`` linear interpolations between neighbours along ``axis`` (-1 or -2) of ``values``
-    at offset ``frac`` (broadcast against them): samples ``0 .. count - 1`` moved by ``frac``."""
-    if axis == -1:
-        first, second = values[..., :count], values[..., 1:count + 1]
-    else:
-        first, second = values[..., :count, :], values[..., 1:count + 1, :]
-    return first + (second - first) * frac
+def _lerp(values: tf.Tensor, frac: tf.Tensor, count: int) -> tf.Tensor:
+    """``count`` linear interpolations between neighbours along axis -2 of ``values`` at offset
+    ``frac`` (broadcast against them): samples ``0 .. count - 1`` moved by ``frac``. (Along the
+    last axis, slices of a few floats are slow in XNNPACK.)"""
+    return values[:, :count] + (values[:, 1:count + 1] - values[:, :count]) * frac
 
 
-def _scharr_along_rows(window: int) -> tuple[np.ndarray, np.ndarray]:
-    """``[K+2, K]`` matrices that take a row of ``K + 2`` pixels to the ``K`` central differences
+def _scharr_matrices(window: int) -> tuple[np.ndarray, np.ndarray]:
+    """``[K+2, K]`` matrices that take a line of ``K + 2`` pixels to the ``K`` central differences
     ``x[c+2] - x[c]`` and to the Scharr smoothing ``3 x[c] + 10 x[c+1] + 3 x[c+2]``."""
     difference = np.zeros((window + 2, window), np.float32)
     smoothing = np.zeros((window + 2, window), np.float32)
@@ -188,34 +219,33 @@ def _scharr_along_rows(window: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _template(windows: _Windows, corner_f: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """The window of ``prev`` at float top-left ``corner_f [M, 2, 1]``: ``(integer corner,
-    intensity [M, 1, K*K], derivatives (Ix, Iy) [M, 2, K*K])``.
+    intensity [M, 1, K*K], derivatives (Ix, Iy) [M, 2, K*K])``, flattened in the layout of
+    ``windows``.
 
-    The ring (the window plus one pixel around it, and one more for the bilinear step) is
-    interpolated at the sub-pixel offset first (a bilinear shift product along rows, then an
-    interpolation between rows); the 3x3 Scharr derivatives of the interpolated ring are then
-    OpenCV's interpolated derivatives, since both are convolutions. OpenCV's derivatives are 0
-    outside the image; here the derivative at a window pixel is 0 when the pixel it was
-    interpolated from (its top-left neighbour) lies outside.
+    The ring (the window plus one pixel around it) is interpolated at the sub-pixel offset
+    first; the 3x3 Scharr derivatives of the interpolated ring are then OpenCV's interpolated
+    derivatives, since both are convolutions. OpenCV's derivatives are 0 outside the image; here
+    the derivative at a window pixel is 0 when the pixel it was interpolated from (its top-left
+    neighbour) lies outside.
     """
     k = windows.window
     corner = tf.floor(corner_f)
-    frac = corner_f - corner
-    strips, shift = windows.rows(corner - 1.0, k + 3)                     # [M, K+3, width]
-    across = tf.matmul(strips, _shift_matrix(shift + frac[:, 0:1], strips.shape[2], k + 2))
-    ring = _lerp(across, frac[:, 1:2], -2, k + 2)                            # [M, K+2, K+2]
-    # Along rows, the Scharr difference and smoothing as products with constant matrices (one
-    # FULLY_CONNECTED each); down the columns, slices.
-    difference, smoothing = _scharr_along_rows(k)
-    rows = tf.reshape(ring, [-1, k + 2])
-    across = tf.reshape(tf.matmul(rows, difference), [-1, k + 2, k])          # [M, K+2, K]
-    smooth = tf.reshape(tf.matmul(rows, smoothing), [-1, k + 2, k])
-    ix = (across[:, :-2] + across[:, 2:]) * 3.0 + across[:, 1:-1] * 10.0     # [M, K, K]
-    iy = smooth[:, 2:] - smooth[:, :-2]
-    size = windows.size
+    ring = windows.read(corner - 1.0, corner_f - corner, k + 2)                 # [M, K+2, K+2]
+    # Along the last axis the Scharr difference and smoothing as products with constant matrices
+    # (one FULLY_CONNECTED each); along the other, slices.
+    difference, smoothing = _scharr_matrices(k)
+    lines = tf.reshape(ring, [-1, k + 2])
+    along = tf.reshape(tf.matmul(lines, difference), [-1, k + 2, k])           # [M, K+2, K]
+    smooth = tf.reshape(tf.matmul(lines, smoothing), [-1, k + 2, k])
+    by_last = (along[:, :-2] + along[:, 2:]) * 3.0 + along[:, 1:-1] * 10.0     # [M, K, K]
+    by_second = smooth[:, 2:] - smooth[:, :-2]
     pixels = np.arange(k, dtype=np.float32)
-    inside_x = _inside(corner[:, 0:1] + pixels.reshape(1, 1, -1), size[:, 0:1])   # [M, 1, K]
-    inside_y = _inside(corner[:, 1:2] + pixels.reshape(1, -1, 1), size[:, 1:2])   # [M, K, 1]
-    inside = inside_x * inside_y
+    second, last = pixels.reshape(1, -1, 1), pixels.reshape(1, 1, -1)
+    (ix, x_pixels), (iy, y_pixels) = (((by_second, second), (by_last, last)) if windows.x_major
+                                      else ((by_last, last), (by_second, second)))
+    size = windows.size
+    inside = (_inside(corner[:, 0:1] + x_pixels, size[:, 0:1])
+              * _inside(corner[:, 1:2] + y_pixels, size[:, 1:2]))                # [M, K, K]
     grads = tf.reshape(tf.stack([ix * inside, iy * inside], 1), [-1, 2, k * k])
     return corner, tf.reshape(ring[:, 1:-1, 1:-1], [-1, 1, k * k]), grads
 
@@ -266,9 +296,7 @@ def _track_level(windows: _Windows, projection: tf.Tensor, offset: tf.Tensor, us
         inside = windows.in_bounds(corner)
         lost = lost + active * (1.0 - inside)
         active = active * inside
-        strips, shift = windows.rows(corner, k + 1)                        # [M, K+1, width]
-        across = tf.matmul(strips, _shift_matrix(shift + frac[:, 0:1], strips.shape[2], k))
-        moved = _lerp(across, frac[:, 1:2], -2, k)                               # [M, K, K]
+        moved = windows.read(corner, frac, k)                                   # [M, K, K]
         delta = (tf.reduce_sum(projection * tf.reshape(moved, [-1, 1, k * k]), -1, keepdims=True)
                  - offset) * active
         position = position + delta
@@ -288,14 +316,15 @@ def _track_level(windows: _Windows, projection: tf.Tensor, offset: tf.Tensor, us
 
 
 def track(pyramid: StripPyramid, source: tf.Tensor, target: tf.Tensor, points: tf.Tensor, *,
-          iterations: int, epsilon: float, min_eigenvalue: float) -> tuple[tf.Tensor, tf.Tensor]:
+          iterations: int, epsilon: float, min_eigenvalue: float,
+          window_reads: str = "products") -> tuple[tf.Tensor, tf.Tensor]:
     """Track ``points [B, N, 2]`` (x, y) from image ``source [B]`` to image ``target [B]`` (int32
     indices into the images of ``pyramid``), level by level from the coarsest as a loop (one copy
     of a level's tracking in the graph).
 
     Returns ``(next_points [B, N, 2] float32, status [B, N] bool)``. Parameters are OpenCV's:
     criteria ``(COUNT | EPS, iterations, epsilon)``, ``minEigThreshold``; the pyramid's window
-    is ``winSize`` and its depth ``maxLevel``.
+    is ``winSize`` and its depth ``maxLevel``. ``window_reads``: one of :data:`WINDOW_READS`.
     """
     count = tf.shape(points)[1]
     source, target = (tf.reshape(tf.tile(tf.reshape(i, [-1, 1]), [1, count]), [-1])
@@ -308,10 +337,12 @@ def track(pyramid: StripPyramid, source: tf.Tensor, target: tf.Tensor, points: t
     scales = np.array([1.0 / (1 << l) for l in range(levels + 1)], np.float32)
 
     def level_step(level, centre, *_):
-        projection, offset, usable = _template_at(_Windows(pyramid, level, source), flat,
-                                                  tf.gather(scales, level), min_eigenvalue)
-        centre, lost = _track_level(_Windows(pyramid, level, target), projection, offset, usable,
-                                    centre, tf.gather(steps, level), epsilon2)
+        in_source, in_target = (_Windows(pyramid, level, image, window_reads)
+                                for image in (source, target))
+        projection, offset, usable = _template_at(in_source, flat, tf.gather(scales, level),
+                                                  min_eigenvalue)
+        centre, lost = _track_level(in_target, projection, offset, usable, centre,
+                                    tf.gather(steps, level), epsilon2)
         # To the next finer level's pixels (level 0's result stays).
         return level - 1, centre * (1.0 + tf.cast(level > 0, tf.float32)), usable, lost
 

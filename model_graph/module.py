@@ -44,17 +44,19 @@ class LivenessCheck(tf.Module):
     gives no valid pair and no used texture; the Python call raises ``ValueError`` first.
 
     ``pair_batch`` fixes ``B`` in ``check`` and ``check_pair`` (None: any); a batch of 1 is what
-    a device scoring one pair per frame runs (``liveness_pair.tflite``).
+    a device scoring one pair per frame runs (``liveness_pair.tflite``). ``window_reads``: how LK
+    reads its windows (``model_graph.lucas_kanade.WINDOW_READS``), ``"gathers"`` for a module
+    converted to TFLite (``export.exporter`` does so), ``"products"`` for TensorFlow and XLA.
     """
 
     def __init__(self, cfg: LivenessConfig, *, jit_compile: bool = False,
-                 pair_batch: int | None = None) -> None:
+                 pair_batch: int | None = None, window_reads: str = "products") -> None:
         super().__init__(name="liveness_check")
         if farneback_levels(cfg.eye_patch_px, cfg.fb_pyr_scale, cfg.fb_levels) > 0:
             raise ValueError(f"eye_patch_px={cfg.eye_patch_px} makes OpenCV's Farneback use more "
                              f"than one level; the graph supports patches below "
                              f"{int(32 / cfg.fb_pyr_scale)} px")
-        self.cfg = cfg
+        self.cfg, self.window_reads = cfg, window_reads
         self._texture_networks = FrozenTexture()
         size = cfg.crop_size
 
@@ -110,7 +112,7 @@ class LivenessCheck(tf.Module):
         if not _one_static_batch(inputs):
             n = tf.maximum(batch, 1)
             inputs = [_fit(t, n) for t in inputs]
-        out = check_pair(*inputs[:3], self.cfg)
+        out = check_pair(*inputs[:3], self.cfg, self.window_reads)
         if texture_inputs is not None:
             out.update(self._texture(*inputs[3:]))
         return {k: _mask(k, v, same)[:batch] for k, v in out.items()}
@@ -120,7 +122,7 @@ class LivenessCheck(tf.Module):
         same = _same_batch(count, landmarks, patches, patch_context)
         n = tf.maximum(count, 2)                        # T < 2 runs on a blank pair, not valid
         frames, landmarks = _fit(frames, n), _fit(landmarks, n)
-        pairs = check_pair(frames[:-1], frames[1:], landmarks[:-1], self.cfg)
+        pairs = check_pair(frames[:-1], frames[1:], landmarks[:-1], self.cfg, self.window_reads)
         real = tf.range(n - 1) < count - 1
         pairs = {k: _mask(k, v, same & real) for k, v in pairs.items()}
         frames_n = tf.maximum(count, 1)                 # no frame runs on one blank patch pair

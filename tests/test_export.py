@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from export.exporter import SIGNATURE_FILE, convert, export_all, signature_contract
+from export.exporter import SIGNATURE_FILE, convert, export_all, save_for_tflite, signature_contract
 from export.golden import LANDMARK_STEP, TOLERANCES, golden_inputs, histogram_tolerance, load_golden
 from liveness.cli import main
 from liveness.clip import aggregate
@@ -218,8 +218,9 @@ def test_short_clips_and_mismatched_batches_in_the_exported_file(exported, golde
     assert empty["valid"].shape == (0,)
 
 
-def test_conversion_is_reproducible(exported):
-    assert convert(exported.saved_model, fp16=False) == exported.tflite.read_bytes()
+def test_conversion_is_reproducible(exported, tmp_path):
+    save_for_tflite(preset("default"), tmp_path)
+    assert convert(tmp_path, fp16=False) == exported.tflite.read_bytes()
 
 
 def test_bad_export_arguments(tmp_path, capsys):

@@ -119,8 +119,9 @@ def test_tflite_conversion_uses_builtins_only_and_gives_the_same_numbers(small_p
     from ai_edge_litert.interpreter import Interpreter
 
     module = LivenessCheck(SMALL)
+    shipped = LivenessCheck(SMALL, window_reads="gathers")      # as export.exporter converts it
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [module.check.get_concrete_function()], module)
+        [shipped.check.get_concrete_function()], shipped)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # no Flex, no custom
     converter.allow_custom_ops = False
     blob = converter.convert()
@@ -136,7 +137,9 @@ def test_tflite_conversion_uses_builtins_only_and_gives_the_same_numbers(small_p
         expected = module(**inputs)
         for name in ("valid", "landmark_status", "motion_judged", "sigma_valid", "texture_used"):
             np.testing.assert_array_equal(out[name], expected[name].numpy(), err_msg=name)
-        np.testing.assert_allclose(out["landmark_flow"], expected["landmark_flow"], atol=2e-3)
+        # Windows read by gathers in TFLite, by products in TensorFlow: interpolation sums in
+        # another order, which, as under XLA, moves the flows by a few thousandths of a pixel.
+        np.testing.assert_allclose(out["landmark_flow"], expected["landmark_flow"], atol=5e-3)
         np.testing.assert_allclose(out["sigma"], expected["sigma"], rtol=1e-3)
         np.testing.assert_allclose(out["texture"], expected["texture"], atol=1e-4)
 

@@ -201,27 +201,56 @@ def test_float_step_tests_equal_comparisons():
         np.testing.assert_array_equal(got_above, (np.float32(bound) < values).astype(np.float32))
 
 
+@pytest.mark.parametrize("reads", ["products", "gathers"])
 @pytest.mark.parametrize("window", [7, 15])
-def test_strip_table_reads_every_window_of_the_padded_levels(window):
-    """Any read the LK may make (ring of ``window + 3`` rows and columns, from any top-left the
-    bounds allow) equals the reflect-101 padded level, after the strip's shift."""
-    from model_graph.lucas_kanade import _shift_matrix, _Windows, strip_pyramid
+def test_window_reads_equal_the_padded_levels(window, reads):
+    """Any read the LK may make (a ring of ``window + 2`` pixels from any top-left the bounds
+    allow) equals the reflect-101 padded level, by either way of reading (at an offset of 0 the
+    interpolation only copies: exact), in the layout the reads give."""
+    from model_graph.lucas_kanade import _Windows, strip_pyramid
     from model_graph.pyramid import build_pyramid
 
     images = tf.constant(np.random.default_rng(5).integers(0, 256, (2, 41, 37)).astype(np.float32))
     pyramid = strip_pyramid(images, 1, window)
-    reach = window + 3
+    reach = window + 2
     for level, image in enumerate(build_pyramid(images, 1)):
         image = image.numpy()
         height, width = image.shape[1:]
         padded = np.pad(image, ((0, 0), (window + 1, window + 1), (window + 1, window + 3)),
                         mode="reflect")
         xs = np.arange(-(window + 1), width)
-        ys = np.arange(-(window + 1), height + window + 2 - reach)
+        ys = np.arange(-(window + 1), height + window + 1 - reach)
         x, y, k = (a.ravel().astype(np.float32) for a in np.meshgrid(xs, ys, [0, 1]))
         corner = tf.constant(np.stack([x, y], 1)[:, :, None])
-        strips, shift = _Windows(pyramid, level, tf.constant(k.astype(np.int32))).rows(corner, reach)
-        got = tf.matmul(strips, _shift_matrix(shift, strips.shape[2], reach)).numpy()
+        windows = _Windows(pyramid, level, tf.constant(k.astype(np.int32)), reads)
+        got = windows.read(corner, tf.zeros_like(corner), reach).numpy()
         for i in range(len(x)):
             row, column = int(y[i]) + window + 1, int(x[i]) + window + 1
-            np.testing.assert_array_equal(got[i], padded[int(k[i]), row:row + reach, column:column + reach])
+            expected = padded[int(k[i]), row:row + reach, column:column + reach]
+            np.testing.assert_array_equal(got[i], expected.T if windows.x_major else expected)
+
+
+def test_window_reads_interpolate_alike():
+    """Both ways of reading a window interpolate bilinearly at the sub-pixel offset; they sum in
+    another order, so they agree to float rounding of intensities up to 255 (a few 1e-5)."""
+    from model_graph.lucas_kanade import _Windows, strip_pyramid
+
+    rng = np.random.default_rng(6)
+    images = tf.constant(rng.integers(0, 256, (2, 41, 37)).astype(np.float32))
+    pyramid = strip_pyramid(images, 1, 7)
+    position = rng.uniform([-8, -8], [36, 34], (50, 2)).astype(np.float32)[:, :, None]
+    corner = tf.floor(position)
+    image = tf.constant(rng.integers(0, 2, 50).astype(np.int32))
+    products, gathers = (_Windows(pyramid, 0, image, reads).read(corner, position - corner, 9)
+                         for reads in ("products", "gathers"))
+    np.testing.assert_allclose(gathers.numpy(), np.swapaxes(products.numpy(), 1, 2), atol=1e-4)
+    frac = (position - corner.numpy())[:, :, 0]
+    first = products.numpy()[:, 0, 0]            # pixel (0, 0) by hand, from the padded image
+    padded = np.pad(images.numpy(), ((0, 0), (8, 8), (8, 10)), mode="reflect")
+    cx, cy = corner.numpy()[:, 0, 0].astype(int) + 8, corner.numpy()[:, 1, 0].astype(int) + 8
+    k = image.numpy()
+    by_hand = ((1 - frac[:, 1]) * ((1 - frac[:, 0]) * padded[k, cy, cx] + frac[:, 0] * padded[k, cy, cx + 1])
+               + frac[:, 1] * ((1 - frac[:, 0]) * padded[k, cy + 1, cx] + frac[:, 0] * padded[k, cy + 1, cx + 1]))
+    np.testing.assert_allclose(first, by_hand, atol=1e-3)
+
+
