@@ -136,7 +136,9 @@ def _neighbourhoods(r1: tf.Tensor) -> tf.Tensor:
 def _sample(quads: tf.Tensor, height: int, width: int, flow: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """Bilinear samples ``[N, 5, H, W]`` of the expansion behind ``quads`` at ``pixel + flow [N, 2,
     H, W]``, and ``[N, 1, H, W]`` 1.0 where the sample's 2x2 neighbourhood lies inside the patch
-    (elsewhere the sample is not used), else 0.0."""
+    (elsewhere the sample is not used), else 0.0. The gathered neighbourhoods are transposed so
+    that the interpolation slices whole planes: slices of a few floats per pixel (and
+    ``x[:, 0]``-style ones) are slow in XNNPACK."""
     grid = np.stack(np.meshgrid(np.arange(width, dtype=np.float32),
                                 np.arange(height, dtype=np.float32)))[None]     # (x, y) first
     where = grid + flow
@@ -145,16 +147,16 @@ def _sample(quads: tf.Tensor, height: int, width: int, flow: tf.Tensor) -> tuple
     margin = tf.minimum(corner + 1.0, last + 1.0 - corner)              # >= 1 inside
     inside = tf.clip_by_value(tf.reduce_min(margin, 1, keepdims=True), 0.0, 1.0)
     clipped = tf.clip_by_value(corner, 0.0, last)
-    image = tf.reshape(tf.range(tf.shape(flow)[0]) * ((height - 1) * (width - 1)), [-1, 1, 1])
-    index = image + tf.cast(clipped[:, 0] + clipped[:, 1] * (width - 1.0), tf.int32)  # [N, H, W]
-    taps = tf.gather(quads, index)                     # [N, H, W, 20]: top-left, -right, bottom-..
-    frac = where - corner
-    ax, ay = frac[:, 0, :, :, None], frac[:, 1, :, :, None]                    # [N, H, W, 1]
-    columns = taps[..., :10] + (taps[..., 10:] - taps[..., :10]) * ay          # left, right
-    sampled = columns[..., :5] + (columns[..., 5:] - columns[..., :5]) * ax
+    image = tf.reshape(tf.range(tf.shape(flow)[0]) * ((height - 1) * (width - 1)), [-1, 1, 1, 1])
+    index = image + tf.cast(clipped[:, 0:1] + clipped[:, 1:2] * (width - 1.0), tf.int32)
+    taps = tf.transpose(tf.gather(quads, tf.reshape(index, [-1])))     # [20, N*H*W]: top-left, ..
+    frac = tf.reshape(tf.transpose(where - corner, [1, 0, 2, 3]), [2, -1])      # [2, N*H*W]
+    ax, ay = frac[0:1], frac[1:2]
+    columns = taps[:10] + (taps[10:] - taps[:10]) * ay                         # left, right
+    sampled = columns[:5] + (columns[5:] - columns[:5]) * ax                   # [5, N*H*W]
     # A permutation no op outside the update loop uses: TensorFlow 2.21's converter merges equal
     # transpose permutations inside and outside a loop and then cannot place the one it keeps.
-    return tf.transpose(sampled, [0, 3, 1, 2]), inside
+    return tf.transpose(tf.reshape(sampled, [5, -1, height, width]), [1, 0, 2, 3]), inside
 
 
 #: Per channel of ``(r_y, r_x, r_yy, r_xx, r_xy)``: OpenCV's update mixes the expansion of
