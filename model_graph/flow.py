@@ -13,8 +13,8 @@ from liveness.config import LivenessConfig
 from liveness.conventions import EYE_BOX_CORNERS, N_LANDMARKS
 from model_graph.farneback import farneback
 from model_graph.lucas_kanade import strip_pyramid, track
+from model_graph.padding import border_index
 from model_graph.pyramid import lk_levels
-from model_graph.sampling import gather_pixels
 
 
 class PairPyramids:
@@ -124,18 +124,21 @@ def eye_flow(prev: tf.Tensor, next: tf.Tensor, boxes: tf.Tensor,
         ``flow [B, 2, P, P, 2]`` float32 and ``mask [B, 2, P, P]`` bool (pixel inside the box).
     """
     size = cfg.eye_patch_px
+    height, width = prev.shape[1], prev.shape[2]
     centre = (boxes[..., :2] + boxes[..., 2:]) * 0.5
     origin = tf.floor(centre + 0.5) - float(size // 2)                  # [B, 2, 2]
-    steps = tf.range(size, dtype=tf.float32)
+    steps = np.arange(size, dtype=np.float32)
     xs = origin[..., 0:1] + steps                                       # [B, 2, P]
     ys = origin[..., 1:2] + steps
-    grid_x = tf.broadcast_to(xs[:, :, None, :], [tf.shape(boxes)[0], 2, size, size])
-    grid_y = tf.broadcast_to(ys[:, :, :, None], [tf.shape(boxes)[0], 2, size, size])
-    ix, iy = tf.cast(grid_x, tf.int32), tf.cast(grid_y, tf.int32)
-    patches = [tf.reshape(gather_pixels(image, ix, iy, "reflect101"), [-1, size, size])
+    # The patches' pixels, reflect-101 outside the crop, indexed along each axis first.
+    column = border_index(tf.cast(xs, tf.int32), width, "reflect101")
+    row = border_index(tf.cast(ys, tf.int32), height, "reflect101")
+    row = row + tf.reshape(tf.range(tf.shape(boxes)[0]) * height, [-1, 1, 1])
+    index = row[..., :, None] * width + column[..., None, :]           # [B, 2, P, P]
+    patches = [tf.reshape(tf.gather(tf.reshape(image, [-1]), index), [-1, size, size])
                for image in (prev, next)]
     flow = farneback(patches[0], patches[1], window=cfg.fb_window, iterations=cfg.fb_iterations,
                      poly_n=cfg.fb_poly_n, poly_sigma=cfg.fb_poly_sigma)
-    in_x = (grid_x >= boxes[..., 0, None, None]) & (grid_x <= boxes[..., 2, None, None])
-    in_y = (grid_y >= boxes[..., 1, None, None]) & (grid_y <= boxes[..., 3, None, None])
-    return tf.reshape(flow, [-1, 2, size, size, 2]), in_x & in_y
+    in_x = (xs >= boxes[..., 0:1]) & (xs <= boxes[..., 2:3])            # [B, 2, P]
+    in_y = (ys >= boxes[..., 1:2]) & (ys <= boxes[..., 3:4])
+    return tf.reshape(flow, [-1, 2, size, size, 2]), in_y[..., :, None] & in_x[..., None, :]

@@ -13,7 +13,6 @@ from model_graph.flow import eye_boxes, eye_flow, landmark_flow
 from model_graph.histogram import direction_histogram
 from model_graph.polar import cart_to_polar
 from model_graph.pyramid import lk_levels, pyr_down
-from model_graph.sampling import bilinear_sample, dense_image_warp
 from model_graph.score import chi_square_score
 from tests.conftest import textured, translate
 
@@ -28,23 +27,6 @@ TOL = {"lk_median_px": 0.05, "lk_p95_px": 0.25, "lk_status_agree": 0.95, "farneb
 
 def batch(*images):
     return tf.constant(np.stack(images).astype(np.float32))
-
-
-def test_zero_flow_warp_is_identity_and_known_shift_is_recovered():
-    image = textured(48, seed=1).astype(np.float32)
-    zero = tf.zeros([1, 48, 48, 2])
-    np.testing.assert_array_equal(dense_image_warp(batch(image), zero).numpy()[0], image)
-    shift = tf.tile(tf.constant([[[[1.0, 2.0]]]]), [1, 48, 48, 1])
-    warped = dense_image_warp(batch(image), shift).numpy()[0]
-    np.testing.assert_array_equal(warped[10:30, 10:30], image[12:32, 11:31])  # (dx, dy) = (1, 2)
-
-
-def test_bilinear_sample_convention_and_borders():
-    image = tf.reshape(tf.range(12, dtype=tf.float32), [1, 3, 4])   # value = 4 y + x
-    points = tf.constant([[[1.25, 0.5], [3.0, 2.0], [-1.0, 0.0], [4.0, 0.0]]])
-    assert bilinear_sample(image, points).numpy().tolist() == [[3.25, 11.0, 1.0, 2.0]]
-    assert bilinear_sample(image, points, "zero").numpy()[0, 2:].tolist() == [0.0, 0.0]
-    assert bilinear_sample(image, points, "replicate").numpy()[0, 2:].tolist() == [0.0, 3.0]
 
 
 @pytest.mark.parametrize("shape", [(160, 160), (41, 37), (5, 6)])
