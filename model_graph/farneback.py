@@ -110,8 +110,11 @@ def poly_expansion(image: tf.Tensor, n: int, sigma: float) -> tf.Tensor:
     down = tf.matmul(tf.transpose(image, [0, 2, 1]), passes)                  # [N, W, 3H]
     down = tf.transpose(tf.reshape(down, [-1, size, 3, size]), [0, 2, 3, 1])   # [N, 3, H, W]
     both = tf.reshape(tf.matmul(down, passes), [-1, 3, size, 3, size])  # [N, down, H, across, W]
-    return tf.stack([both[:, 1, :, 0], both[:, 0, :, 1], both[:, 2, :, 0], both[:, 0, :, 2],
-                     both[:, 1, :, 1] * xy_factor], 1)
+    products = tf.reshape(tf.transpose(both, [0, 1, 3, 2, 4]), [-1, 9, size, size])
+    # Product (down, across) is plane 3 x down + across: r_y (1, 0), r_x (0, 1), r_yy (2, 0),
+    # r_xx (0, 2), r_xy (1, 1); whole planes, since slices of a few floats are slow in XNNPACK.
+    coefficients = tf.concat([products[:, i:i + 1] for i in (3, 1, 6, 2, 4)], 1)
+    return coefficients * np.array([1.0, 1.0, 1.0, 1.0, xy_factor], np.float32).reshape(1, 5, 1, 1)
 
 
 def _border_damping(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -127,10 +130,12 @@ def _border_damping(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _neighbourhoods(r1: tf.Tensor) -> tf.Tensor:
-    """``[N * (H-1) * (W-1), 20]``: the 2x2 neighbourhood of each pixel of ``r1 [N, H, W, 5]``
-    (top-left, top-right, bottom-left, bottom-right), so a bilinear sample is one gathered row."""
-    quads = tf.concat([r1[:, :-1, :-1], r1[:, :-1, 1:], r1[:, 1:, :-1], r1[:, 1:, 1:]], -1)
-    return tf.reshape(quads, [-1, 4 * r1.shape[-1]])
+    """``[N * (H-1) * (W-1), 20]``: the 2x2 neighbourhood of each pixel of ``r1 [N, 5, H, W]``
+    (top-left, top-right, bottom-left, bottom-right, 5 channels each), so a bilinear sample is
+    one gathered row. Shifted planes side by side, then one transpose: a concatenation of
+    5-float pieces along the last axis is slow in XNNPACK."""
+    quads = tf.concat([r1[:, :, :-1, :-1], r1[:, :, :-1, 1:], r1[:, :, 1:, :-1], r1[:, :, 1:, 1:]], 1)
+    return tf.reshape(tf.transpose(quads, [0, 2, 3, 1]), [-1, 4 * r1.shape[1]])
 
 
 def _sample(quads: tf.Tensor, height: int, width: int, flow: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -216,7 +221,7 @@ def farneback(prev: tf.Tensor, next: tf.Tensor, *, window: int, iterations: int,
     if height != width:
         raise ValueError(f"farneback takes square patches, got {height} x {width}")
     r0, r1 = tf.split(poly_expansion(tf.concat([prev, next], 0), poly_n, poly_sigma), 2, 0)
-    quads = _neighbourhoods(tf.transpose(r1, [0, 2, 3, 1]))                 # from [N, H, W, 5]
+    quads = _neighbourhoods(r1)
 
     def iterate(i, flow):
         return i + 1, solve_flow(update_matrices(r0, *_sample(quads, height, width, flow), flow),
