@@ -5,7 +5,7 @@ Per level, from the coarsest (a loop over the levels: one copy of a level's trac
 and in the TFLite file), for each point:
 
 1. the window of ``prev`` around the point (plus a one-pixel ring, and one more for the bilinear
-   step) is read as ``window + 3`` rows of a *strip table*: every :data:`STRIP_STEP` columns of
+   step) is read as ``window + 3`` rows of a *strip table*: every ``step`` columns of
    each row, the next ``width`` pixels (enough for any read that starts in those columns), so a
    window costs ``window + 3`` gathered rows rather than hundreds of pixels. The rows go to the
    window's columns, interpolated at the point's sub-pixel offset, in one of two ways
@@ -51,21 +51,19 @@ FLT_EPSILON = float(np.finfo(np.float32).eps)
 _INTENSITY_SCALE = 32.0
 
 
-#: Strips start every ``STRIP_STEP`` columns: a read from any column lies in one strip, at a shift
-#: of ``0 .. STRIP_STEP - 1`` that the second step of a window read undoes. Step 1 would need no
-#: shift but makes the table ``window + 3`` times the image (the slowest part of the graph); at
-#: 6, a read of 18 pixels (window 15) still fits a strip of 24, the width the products had at 4,
-#: in a table a third smaller. See docs/decisions.md, "Lucas-Kanade in float".
-STRIP_STEP = 6
-
-
-#: How a window read takes strip rows to the window's columns (the ``window_reads`` argument):
-#: ``"products"``, a bilinear shift product per point, windows ``[M, y, x]`` — what TensorFlow
-#: and XLA run best; ``"gathers"``, the rows interpolated, transposed and the window's columns
-#: gathered as rows, windows ``[M, x, y]`` — TFLite's XNNPACK runs a batched product of a
-#: hundred small matrices several times slower than a product of the same size with one
-#: matrix. Same arithmetic up to float rounding; docs/decisions.md ("Lucas-Kanade in float").
-WINDOW_READS = ("products", "gathers")
+#: How a window read takes strip rows to the window's columns (the ``window_reads`` argument),
+#: and the strip step each is fastest with (:func:`strip_pyramid`):
+#:
+#: - ``"products"``: a bilinear shift product per point, windows ``[M, y, x]`` — what TensorFlow
+#:   and XLA run best; strips start every 6th column (24 wide for window 15);
+#: - ``"gathers"``: the rows interpolated, transposed and the window's columns gathered as rows,
+#:   windows ``[M, x, y]`` — TFLite's XNNPACK runs a batched product of a hundred small matrices
+#:   several times slower than a product of the same size with one matrix; every 9th column
+#:   (27 wide: the table holds each pixel three times, not four, and the wider strips cost a
+#:   gather less than they cost a product).
+#:
+#: Same arithmetic up to float rounding; docs/decisions.md ("Lucas-Kanade in float").
+WINDOW_READS = {"products": 6, "gathers": 9}
 
 
 @dataclass(frozen=True)
@@ -74,7 +72,7 @@ class StripPyramid:
 
     ``table [R, width]`` float32: for level ``l``, row ``bases[l] + (k * rows[l] + r) *
     blocks[l] + b`` holds the ``width`` pixels of image ``k``'s reflect-101 padded row ``r`` from
-    column ``b * STRIP_STEP``; padded row/column 0 is image row/column ``-(window + 1)``.
+    column ``b * step``; padded row/column 0 is image row/column ``-(window + 1)``.
     ``bases [L + 1]`` int32; ``rows``, ``blocks`` ``[L + 1]`` and ``sizes [L + 1, 2]`` (each level's
     width, height) are numpy constants. A read of ``window + 3`` pixels from any column
     ``0 .. width_l + window`` fits in one strip; one table serves every level, so the loop over
@@ -87,6 +85,7 @@ class StripPyramid:
     blocks: np.ndarray
     sizes: np.ndarray
     window: int
+    step: int
 
     @property
     def levels(self) -> int:
@@ -94,27 +93,31 @@ class StripPyramid:
         return len(self.rows) - 1
 
 
-def strip_pyramid(images: tf.Tensor, levels: int, window: int) -> StripPyramid:
-    """The strip tables of ``levels + 1`` pyramid levels of ``images [K, H, W]`` float (0..255)."""
+def strip_pyramid(images: tf.Tensor, levels: int, window: int, step: int) -> StripPyramid:
+    """The strip tables of ``levels + 1`` pyramid levels of ``images [K, H, W]`` float (0..255),
+    strips starting every ``step`` columns: a read from any column lies in one strip, at a shift
+    of ``0 .. step - 1`` that the window read undoes. Step 1 would need no shift but makes the
+    table ``window + 3`` times the image (the table is bound by the bytes it writes); a larger
+    step, wider strips."""
     reach = window + 3                                   # pixels a read takes from its column
-    per_strip = -(-(reach + STRIP_STEP - 1) // STRIP_STEP)             # blocks in one strip
+    per_strip = -(-(reach + step - 1) // step)                          # blocks in one strip
     tables, rows, blocks, sizes = [], [], [], []
     for image in build_pyramid(images, levels):
         starts = image.shape[2] + window + 1             # columns a read may start from
-        count = -(-starts // STRIP_STEP)                 # strips per row
-        columns = (count - 1 + per_strip) * STRIP_STEP
+        count = -(-starts // step)                       # strips per row
+        columns = (count - 1 + per_strip) * step
         padded = pad(pad(image, 1, window + 1, window + 1, "reflect101"),
                      2, window + 1, columns - starts, "reflect101")
-        grid = tf.reshape(padded, [-1, padded.shape[1], columns // STRIP_STEP, STRIP_STEP])
+        grid = tf.reshape(padded, [-1, padded.shape[1], columns // step, step])
         strips = tf.stack([grid[:, :, j:j + count] for j in range(per_strip)], 3)
-        tables.append(tf.reshape(strips, [-1, per_strip * STRIP_STEP]))
+        tables.append(tf.reshape(strips, [-1, per_strip * step]))
         rows.append(padded.shape[1])
         blocks.append(count)
         sizes.append((image.shape[2], image.shape[1]))
     rows, blocks = np.array(rows, np.int32), np.array(blocks, np.int32)
     bases = tf.shape(images)[0] * (np.cumsum(rows * blocks) - rows * blocks).astype(np.int32)
     return StripPyramid(tf.concat(tables, 0), bases, rows, blocks,
-                        np.array(sizes, np.float32), window)
+                        np.array(sizes, np.float32), window, step)
 
 
 def _shift_matrix(offset: tf.Tensor, rows: int, columns: int) -> tf.Tensor:
@@ -148,7 +151,7 @@ class _Windows:
     def __init__(self, pyramid: StripPyramid, level: tf.Tensor | int, image: tf.Tensor,
                  reads: str = "products") -> None:
         if reads not in WINDOW_READS:
-            raise ValueError(f"window reads must be one of {WINDOW_READS}, got {reads!r}")
+            raise ValueError(f"window reads must be one of {tuple(WINDOW_READS)}, got {reads!r}")
         self.pyramid, self.window = pyramid, pyramid.window
         #: Windows are ``[M, x, y]`` (else ``[M, y, x]``).
         self.x_major = reads == "gathers"
@@ -172,10 +175,11 @@ class _Windows:
         start = tf.clip_by_value(corner + (self.window + 1.0), 0.0,
                                  self._ends - np.array([[[0.0], [count]]], np.float32))
         x, y = start[:, 0:1], start[:, 1:2]
-        block = tf.floor((x + 0.5) * (1.0 / STRIP_STEP))       # (+ 0.5: 1 / STRIP_STEP rounds)
+        step = self.pyramid.step
+        block = tf.floor((x + 0.5) * (1.0 / step))             # (+ 0.5: 1 / step rounds)
         offsets = block + (y + np.arange(count, dtype=np.float32)) * self._blocks
         index = self._first + tf.cast(tf.reshape(offsets, [-1, count]), tf.int32)
-        return tf.gather(self.pyramid.table, index), x - block * STRIP_STEP
+        return tf.gather(self.pyramid.table, index), x - block * step
 
     def read(self, corner: tf.Tensor, frac: tf.Tensor, count: int) -> tf.Tensor:
         """``count`` x ``count`` pixels interpolated at ``corner + frac`` (integer-valued top-left

@@ -189,11 +189,11 @@ def test_window_reads_equal_the_padded_levels(window, reads):
     """Any read the LK may make (a ring of ``window + 2`` pixels from any top-left the bounds
     allow) equals the reflect-101 padded level, by either way of reading (at an offset of 0 the
     interpolation only copies: exact), in the layout the reads give."""
-    from model_graph.lucas_kanade import _Windows, strip_pyramid
+    from model_graph.lucas_kanade import WINDOW_READS, _Windows, strip_pyramid
     from model_graph.pyramid import build_pyramid
 
     images = tf.constant(np.random.default_rng(5).integers(0, 256, (2, 41, 37)).astype(np.float32))
-    pyramid = strip_pyramid(images, 1, window)
+    pyramid = strip_pyramid(images, 1, window, WINDOW_READS[reads])
     reach = window + 2
     for level, image in enumerate(build_pyramid(images, 1)):
         image = image.numpy()
@@ -219,7 +219,7 @@ def test_window_reads_interpolate_alike():
 
     rng = np.random.default_rng(6)
     images = tf.constant(rng.integers(0, 256, (2, 41, 37)).astype(np.float32))
-    pyramid = strip_pyramid(images, 1, 7)
+    pyramid = strip_pyramid(images, 1, 7, 5)
     position = rng.uniform([-8, -8], [36, 34], (50, 2)).astype(np.float32)[:, :, None]
     corner = tf.floor(position)
     image = tf.constant(rng.integers(0, 2, 50).astype(np.int32))
