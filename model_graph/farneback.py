@@ -150,7 +150,7 @@ def _sample(quads: tf.Tensor, height: int, width: int, flow: tf.Tensor) -> tuple
     corner = tf.floor(where)
     last = np.array([width - 2.0, height - 2.0], np.float32).reshape(2, 1, 1)   # last 2x2 corner
     margin = tf.minimum(corner + 1.0, last + 1.0 - corner)              # >= 1 inside
-    inside = tf.clip_by_value(tf.reduce_min(margin, 1, keepdims=True), 0.0, 1.0)
+    inside = tf.clip_by_value(tf.minimum(margin[:, 0:1], margin[:, 1:2]), 0.0, 1.0)
     clipped = tf.clip_by_value(corner, 0.0, last)
     image = tf.reshape(tf.range(tf.shape(flow)[0]) * ((height - 1) * (width - 1)), [-1, 1, 1, 1])
     index = image + tf.cast(clipped[:, 0:1] + clipped[:, 1:2] * (width - 1.0), tf.int32)
