@@ -73,14 +73,16 @@ def collect_pairs(videos: list[Path], cfg: LivenessConfig, per_clip: int,
     return pairs
 
 
-def compare(pairs: list[Pair], cfg: LivenessConfig, batch: int = 32) -> PairComparison:
-    """Run the graph (``LivenessCheck`` and its ``eye_flow`` stage) and the reference on ``pairs``."""
+def compare(pairs: list[Pair], cfg: LivenessConfig, batch: int = 32,
+            window_reads: str = "products") -> PairComparison:
+    """Run the graph (``LivenessCheck`` with LK's ``window_reads`` and its ``eye_flow`` stage)
+    and the reference on ``pairs``."""
     import tensorflow as tf
 
     from model_graph.flow import eye_flow
     from model_graph.module import LivenessCheck
 
-    module = LivenessCheck(cfg)
+    module = LivenessCheck(cfg, window_reads=window_reads)
     eye_stage = tf.function(lambda a, b, boxes: eye_flow(a, b, boxes, cfg))
     result = PairComparison()
     for start in range(0, len(pairs), batch):
@@ -162,8 +164,16 @@ def targets(c: PairComparison) -> list[Target]:
             for name, value, bound, met in rows]
 
 
-def markdown(per_source: dict[str, PairComparison], overall: PairComparison, cfg: LivenessConfig,
-             command: str) -> str:
+def _table(figures: list[Target]) -> list[str]:
+    lines = ["| figure | measured | target | met |", "|---|---|---|---|"]
+    for t in figures:
+        verdict = "-" if t.met is None else ("yes" if t.met else "**no**")
+        lines.append(f"| {t.name} | {t.value:.4g} | {t.bound} | {verdict} |")
+    return lines
+
+
+def markdown(per_source: dict[str, PairComparison], overall: PairComparison,
+             tflite_graph: PairComparison, cfg: LivenessConfig, command: str) -> str:
     """The parity page."""
     import tensorflow as tf
 
@@ -186,13 +196,16 @@ def markdown(per_source: dict[str, PairComparison], overall: PairComparison, cfg
         f"agreement: {100 * np.mean(overall.status_agree):.3f} %; pairs where both agree on "
         f"having a score: {100 * np.mean(overall.same_valid):.2f} %.",
         "",
-        "| figure | measured | target | met |",
-        "|---|---|---|---|",
-    ]
-    for t in targets(overall):
-        verdict = "-" if t.met is None else ("yes" if t.met else "**no**")
-        lines.append(f"| {t.name} | {t.value:.4g} | {t.bound} | {verdict} |")
-    lines += ["", "## Per source", "",
+        *_table(targets(overall)),
+        "",
+        "## The TFLite files' graph",
+        "",
+        "The exported TFLite files read LK's windows by gathers where TensorFlow reads them by "
+        "products (`model_graph.lucas_kanade.WINDOW_READS`; same arithmetic up to float "
+        "rounding). That graph, run in TensorFlow on the same pairs:",
+        "",
+        *_table(targets(tflite_graph)),
+        "", "## Per source", "",
               "| source | pairs | landmark EPE median / p95 / max (px) | eye EPE median / max (px) "
               "| same bin % | max abs(dk) | same decision % | max residual difference (σ) |",
               "|---|---|---|---|---|---|---|---|"]
@@ -235,7 +248,8 @@ histogram holds few vectors: that is the largest |dk| above."""
 
 def run(clips_dir: Path | None, out: Path | None, cfg: LivenessConfig, per_clip: int,
         command: str, quiet: bool = False) -> tuple[str, list[Target]]:
-    """Collect, compare and (when ``out``) write the page; returns it and the overall targets."""
+    """Collect, compare and (when ``out``) write the page; returns it and the overall targets,
+    of the graph as TensorFlow runs it and as the TFLite files run it."""
     videos: list[Path] = []
     if clips_dir is not None and clips_dir.is_dir():
         videos = sorted(p for p in clips_dir.iterdir() if p.suffix in (".mp4", ".webm", ".avi", ".mov"))
@@ -247,8 +261,12 @@ def run(clips_dir: Path | None, out: Path | None, cfg: LivenessConfig, per_clip:
     for c in per_source.values():
         for figure in vars(overall):
             getattr(overall, figure).extend(getattr(c, figure))
-    page = markdown(per_source, overall, cfg, command)
+    everything = [pair for pairs in collected.values() for pair in pairs]
+    tflite_graph = compare(everything, cfg, window_reads="gathers")
+    page = markdown(per_source, overall, tflite_graph, cfg, command)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(page)
-    return page, targets(overall)
+    return page, targets(overall) + [
+        Target(f"TFLite files' graph: {t.name}", t.value, t.bound, t.met)
+        for t in targets(tflite_graph)]
