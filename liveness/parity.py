@@ -227,8 +227,8 @@ def markdown(per_source: dict[str, PairComparison], overall: PairComparison,
 _WHY = """## Why the numbers differ where they do
 
 The graph's LK is OpenCV's method in float32 with a fixed step schedule (5 Newton steps at full
-resolution, 3 at each coarser level; OpenCV takes up to 20 per level and rounds its windows to
-14-bit fixed point): `cv2.pyrDown` bit for bit, the unnormalised Scharr derivatives with
+resolution, 2 at the coarsest level and 3 at each level between; OpenCV takes up to 20 per level
+and rounds its windows to 14-bit fixed point): `cv2.pyrDown` bit for bit, the unnormalised Scharr derivatives with
 reflect-101 borders and zero outside the image, the minimum-eigenvalue and determinant tests, the
 squared-epsilon stop, the half step back when two steps cancel, and the out-of-image status rules
 (docs/decisions.md, "Lucas-Kanade in float"). At a well-textured point both paths converge to the

@@ -17,8 +17,9 @@ and in the TFLite file), for each point:
 3. the 2x2 gradient matrix gives OpenCV's minimum-eigenvalue and determinant tests, and folds into
    a projection ``P = -A^-1 G`` so that each Newton step is one interpolated window read and
    ``P @ window``;
-4. :data:`STEPS_FINEST` steps at full resolution and :data:`STEPS_COARSER` at each coarser level
-   (never more than ``iterations``), a loop of that count (one copy of the step). OpenCV's
+4. :data:`STEPS_FINEST` steps at full resolution, :data:`STEPS_COARSEST` at the coarsest level
+   and :data:`STEPS_BETWEEN` at each level between (never more than ``iterations``), a loop of
+   that count (one copy of the step). OpenCV's
    stopping rules apply as masks: a point stops when its step is at most ``epsilon``, or when
    two steps cancel (it then goes back half a step).
 
@@ -39,12 +40,13 @@ import tensorflow as tf
 from model_graph.padding import pad
 from model_graph.pyramid import build_pyramid
 
-#: Newton steps at level 0 and at each coarser level. On 420 pairs of the shared clips (forward
-#: LK at 117 points vs OpenCV's 20 per level): 5/1 left 1 % of points more than 6 px off and
-#: changed 3.3 % of the motion cue's pair decisions; 5/3 changes 1.7 %, 20/20 0.5 % (the rest is
-#: OpenCV's 14-bit rounding). docs/decisions.md, "Lucas-Kanade in float".
-STEPS_FINEST = 5
-STEPS_COARSER = 3
+#: Newton steps at level 0, at each level between, and at the coarsest level (above level 0).
+#: On 420 pairs of the shared clips (forward LK at 117 points vs OpenCV's 20 per level): 5/1/1
+#: left 1 % of points more than 6 px off and changed 3.3 % of the motion cue's pair decisions;
+#: 5/3/3 changes 1.7 %, 20/20/20 0.5 % (the rest is OpenCV's 14-bit rounding). On the 1222 pairs
+#: of ``liveness parity``, 5/3/2 moved no decision figure by more than 0.2 points from 5/3/3's;
+#: 5/2/2 moved the motion cue's by 0.2-0.4. docs/decisions.md, "Lucas-Kanade in float".
+STEPS_FINEST, STEPS_BETWEEN, STEPS_COARSEST = 5, 3, 2
 FLT_SCALE = 1.0 / (1 << 20)
 FLT_EPSILON = float(np.finfo(np.float32).eps)
 #: OpenCV's windows hold intensities x 32 (``W_BITS1 - 5``); its steps carry that factor.
@@ -338,7 +340,8 @@ def track(pyramid: StripPyramid, source: tf.Tensor, target: tf.Tensor, points: t
     epsilon2 = float(min(max(epsilon, 0.0), 10.0)) ** 2
     iterations = min(max(iterations, 0), 100)
     levels = pyramid.levels
-    steps = np.array([STEPS_FINEST] + [STEPS_COARSER] * levels, np.int32).clip(max=iterations)
+    steps = np.array([STEPS_FINEST] + [STEPS_BETWEEN] * (levels - 1)
+                     + [STEPS_COARSEST] * (levels > 0), np.int32).clip(max=iterations)
     scales = np.array([1.0 / (1 << l) for l in range(levels + 1)], np.float32)
 
     def level_step(level, centre, *_):
