@@ -482,89 +482,93 @@ TRIED = """## Why the misses, and what was tried
 
 - **Where the time goes** (the profile above): the pair check tracks 117 points (68 landmarks and
   the 7x7 face grid) forward and back, so Lucas-Kanade is most of it, then Farneback in the two
-  eye patches; the plane test, histograms and score are a small rest. Within LK (parts converted
-  alone, 1 thread, forward only, one ad-hoc run): the strip tables of both frames 0.32 ms, the
-  windows of `prev` on the three levels 0.50 ms, then each Newton step about 0.07 ms for 117
-  points, of which the shift product (its bilinear matrix and the `BATCH_MATMUL`) about 0.03 ms
-  (measured by leaving it out) and the gather, interpolation, projection and stop rules the
-  rest; 11 steps a direction. Farneback (converted alone): 0.62 ms, of which the eye patches
-  0.09, the polynomial expansion 0.11 and each of the 3 updates 0.13. Inside XNNPACK a small
-  op costs little (60 chained elementwise ops on 234 floats: 3.3 µs); the time is in the ops
-  over the windows (an elementwise op over `[117, 24, 15]` about 2.3 µs, the shift product 26 µs,
-  the strip gather 14 µs). OpenCV does the same arithmetic in tight SIMD loops, and without
-  XNNPACK (TFLite's built-in kernels alone) the pair check takes 5.3x as long.
+  eye patches; the plane test, histograms and score are a small rest. Within LK as the TFLite
+  files run it (parts converted alone, 1 thread, forward only, ad-hoc runs): the strip tables of
+  both frames 0.22 ms, the windows of `prev` with their derivatives and projection about 0.16 ms
+  a level (three levels), then each Newton step about 0.054 ms for 117 points, of which the
+  window read about 0.04 (two gathers, a transpose and two interpolations); 10 steps a
+  direction (5 at full resolution, 3 at the level between, 2 at the coarsest). Farneback (converted alone): 0.20 ms, of which the eye patches 0.03, the polynomial
+  expansion 0.045 and each of the 3 updates 0.04. Inside XNNPACK an elementwise op costs little
+  (60 chained ops on 234 floats: 3.3 µs); what costs is the ops over the windows and a few op
+  shapes XNNPACK runs badly: a `BATCH_MATMUL` of 117 small per-point matrices (26 µs, where a
+  `FULLY_CONNECTED` of the same size with one matrix takes 4: about 0.12 µs per matrix), slices
+  of a few floats along the last axis and `x[:, 0]`-style slices (Farneback's bilinear sample
+  took 106 µs of a 124 µs update that way, 21 once sliced by planes), reductions over an axis of
+  two (1.6-2.6 µs against 1.0 for two slices). OpenCV does the same arithmetic in tight SIMD
+  loops, and without XNNPACK (TFLite's built-in kernels alone) the pair check takes 5.3x as long.
 - **OpenCV's threads**: OpenCV spreads its LK and Farneback loops over every core by default,
   while the TFLite target row runs 1 thread, so the tables give both baselines. What OpenCV's
   second thread buys depends on what shares the process: alone, OpenCV at 2 threads took
   0.73-0.74x its 1-thread time (two runs of an ad-hoc script); in the tables above, where it
   takes turns with interpreters and TensorFlow runtimes that keep thread pools of their own, it
-  gained little or lost. The target is judged in the process without TensorFlow.
+  gained little or lost. The target is judged in the process without TensorFlow, and OpenCV's
+  own time moves between runs of this shared machine (1.45-2.0 ms at 2 threads in this and the
+  last round's runs), so the ratio moves with it.
 - **What bought the speed** (each an interleaved A/B run of converted parts, 1 thread, in one
   process). Earlier: float arithmetic that XNNPACK runs instead of a bit-exact int32 emulation
   with a `tf.while_loop` (36.7x OpenCV's time); a fixed step schedule; strip-table row gathers
   instead of pixel gathers; the 2x2 solve folded into a projection (a `BATCH_MATMUL` of
   `[117, 2, 225]` by `[117, 225, 1]` cost 0.12 ms per step, a multiply and a sum 0.02 ms); step
-  tests as float masks; borders as slices and concatenations instead of `MIRROR_PAD`;
-  Farneback's polynomial expansion as one `CONV_2D` (0.57x the eye-flow time); elementwise
-  windows of `prev` (0.71x LK forward and back); strips every 4th column instead of every column
-  (0.62x together); two-step bilinear samples and float masks in Farneback (0.67x); the window
-  of `prev` interpolated before the Scharr filters and the strip table as one `PACK` (LK forward
-  and back 0.82x); the batch padding left out of the one-pair file (0.95x). This round: the loop
-  over the pyramid levels (the pair check 0.94x in two runs), Farneback's expansion as two
-  separable `CONV_2D` and its box mean as two products with a constant averaging matrix (the
-  eye flow 0.88x), the Scharr filters along rows as products with constant matrices (LK forward
-  and back 0.93x): the pair check went from 5.79 to 5.22 ms (0.90x) between the files at the
-  start and the end of that round, in one A/B run. Then: Farneback channels first (`[N, C, H,
-  W]`), its box mean's passes as `FULLY_CONNECTED` on the last axis (two passes and a
-  transpose between them 7 µs for the four patches, 32 µs as broadcast batched products) and one loop of updates from zero flow (the pair check 0.94x); its smoothing and
-  polynomial expansion as one constant matrix with the borders folded in, two
-  `FULLY_CONNECTED` instead of three `CONV_2D` and their padding (0.97x; eye flow 0.93 -> 0.62
-  ms over both changes); the LK projection from slices instead of `REVERSE_V2`, which XNNPACK
-  does not run (0.98x); strips every 6th column instead of every 4th, which keeps a strip 24
-  pixels wide and the table a third smaller (0.94x): 4.59 -> 3.96 ms (0.86x) between the files
-  at the start and the end of this round, same outputs on the 20 bench pairs.
+  tests as float masks; borders as slices and concatenations instead of `MIRROR_PAD`; elementwise
+  windows of `prev`; strips every 4th column instead of every column; the window of `prev`
+  interpolated before the Scharr filters; the batch padding left out of the one-pair file; the
+  loop over the pyramid levels; Farneback channels first with its box mean, smoothing and
+  polynomial expansion as products with constant matrices (`FULLY_CONNECTED`); strips every 6th
+  column (5.40 -> 3.96 ms over the last two rounds). This round, in the TFLite files: LK's
+  windows read by two gathers (rows of strips, interpolated between rows, transposed, the
+  window's columns gathered as rows, interpolated between columns) instead of a bilinear shift
+  product per point (0.91x); Farneback's sample interpolated by planes of the gathered
+  neighbourhoods (0.92x), its expansion coefficients and neighbourhoods from whole planes
+  (0.96x); the eye patches indexed along each axis first (0.96x); strips every 9th column for
+  the gathers (0.97x in three runs); two-value reductions as slices (0.97x, 0.99x); 2 Newton
+  steps instead of 3 at the coarsest level (0.95x; on the parity pairs no decision figure moved
+  by more than 0.2 points, where 2 steps at the level between too moved the motion cue's by
+  0.2-0.4). Between the one-pair files at the start and the end of this round: 4.18 -> 3.24 ms
+  (0.78x, one 8-round A/B run); on the 20 bench pairs every flag the same, the landmark flow
+  within 3.7e-3 px (another order of the same float sums, and the step schedule; both graphs
+  on the parity page).
+- **One graph, two ways of reading a window**: TensorFlow and XLA keep the per-point products,
+  which they run well, and the TFLite files read by gathers (`LivenessCheck(window_reads=...)`;
+  the export converts the gathers module). With gathers, plain TensorFlow at batch 64 took
+  1.13-1.19x as long (its transposes and strided slices) and XLA 1.2-1.3x (interpolation
+  before the transpose; 0.9-1.0x the other way round, which TFLite ran 1.05x slower).
 - **File size**: a graph without loops holds every op once per use. The Newton steps, the two
   directions, the pyramid levels, Farneback's updates, the plane test's Gauss-Newton steps and
   each Gauss-Jordan elimination are `tf.while_loop`s (`WHILE` in TFLite, where their bodies run
   as fast as copies did or faster, with the same outputs bit for bit), which took the file from
   483 KB (3,254 ops) to 230 KB (1,237 ops; ops counted with the flatbuffer schema in
   `ai_edge_litert`). Tensor names were a fifth of what was left: the export drops them
-  (signatures kept), 184 KB; 183 KB after this round's changes.
+  (signatures kept), 184 KB.
 - **Tried, not kept:** fewer Newton steps at the coarse levels (5/1) — it changed 3.3 % of the
   motion cue's pair decisions against OpenCV on real clips (SPEC allows 2 %); dropping OpenCV's
   stop rules to save ops — no faster, parity no better; the column shift as a choice among 4
-  shifted slices instead of a product — plain TensorFlow at batch 64 0.87x, XLA 2.3x slower;
-  as a sum of 5 weighted slices — TFLite 1.06x the time, TensorFlow 0.92x and XLA 0.67x the
-  throughput; strips every 8th column — no faster than every 4th (a strip of 32 pixels makes
-  the shift products a third larger; every 6th keeps 24); strips
-  at every column, which need no shift product (a two-tap interpolation) — LK forward and back
-  2.28x the time, the table 18 times the image; the Scharr difference, smoothing and window
-  centre as one product and a split — 1.03x; with the level loop, the windows of `prev` of all
-  levels still read in one batch before it — the converter folded every per-level value into
-  per-point constants (the file grew by 8 KB instead of shrinking by 31); the strip table built
-  another way — the columns first and a `PACK` 0.57 ms, a one-hot `CONV_2D` 0.56, concatenation
-  0.73, against 0.57 (one ad-hoc run): its cost is the bytes it writes (strips every 8th column,
-  a smaller table: 0.30 against 0.54 in another run); the Gauss-Jordan solves of the plane test unrolled
-  instead of a loop — motion evidence 113 instead of 139 µs, for 22 KB more file.
+  shifted slices, or a sum of 5 weighted slices — slower in one runtime or another; strips at
+  every column, which need no shift (a two-tap interpolation) — LK forward and back 2.28x the
+  time, the table 18 times the image; for the gathers, strips every 10th, 12th or 18th column
+  (1.00x, 1.04x, 1.01x against every 9th), the interpolation between rows as products with
+  constant matrices after the transpose (a read 55 against 42 µs), the Scharr filters and the
+  window centre as one product (1.03x); for the products, strips every 9th column (XLA 1.13x
+  at batch 64, 1.15x at batch 1); the strip table built another way — all about 0.55 ms at
+  strips every 6th column: its cost is the bytes it writes; the Gauss-Jordan solves of the
+  plane test unrolled — motion evidence 113 instead of 139 µs, for 22 KB more file; with
+  one-hot vectors carried through the loop and a float pivot guard — 0.122 against 0.129 ms
+  (noise).
 - **Batching** helps the SavedModel and XLA, but less than the 400 pairs/s target asks (the
-  throughput table). Measured as `tf.function`s at batch 64 (ad-hoc runs, before this round's
-  Farneback changes, which took XLA at batch 64 to 0.87x the time), per pair: XLA 3.4 ms for
-  the whole check, 1.9 ms with no Newton steps, the strip tables 0.06 ms, Farneback 0.43 ms.
-  The steps are 7,488 small per-point products a step at batch 64, which neither runtime runs
-  near its peak. This round's TFLite gains cost XLA some: at batch 64 the level loop, the
-  Scharr products and the Farneback products together 1.04-1.05x the time of the graph before
-  them, at batch 1 1.2x (two in-process A/B runs, XLA `LivenessCheck`s taking turns) — the
-  batch-1 loss is the level loop's, whose body reads each level's windows of `prev`: read before
-  the loop (one unrolled copy per level), XLA took 1.07x at batch 1 and 0.91x at batch 64, but
-  the TFLite file grew to 212 KB and took 1.03x the time. The graph is tuned for TFLite, the
-  on-device path.
+  throughput table). Measured as `tf.function`s at batch 64 (ad-hoc runs, two rounds ago), per
+  pair: XLA 3.4 ms for the whole check, 1.9 ms with no Newton steps, the strip tables 0.06 ms,
+  Farneback 0.43 ms. The steps are 7,488 small per-point products a step at batch 64, which
+  neither runtime runs near its peak; plain TensorFlow runs each elementwise op as a pass over
+  memory (at batch 64 its profile is multiplies, strided slices, subtractions and additions, then
+  the batched products and gathers). This round's changes left plain TensorFlow where it was
+  (1.00x the time at batch 1 and 64) and XLA at 0.94x (batch 1) and 0.97x (batch 64)
+  (in-process A/B runs of `LivenessCheck`s at the start and the end of the round, taking turns).
 - **The motion cue doubles LK**: the forward-backward filter tracks every point back (SPEC §4b);
   the backward templates cannot be shared with the forward ones (they are windows of the other
   frame at other points).
 - **Memory** (met): the LiteRT demo runs `liveness_pair.tflite`, the pair check alone for one
   pair per call; `liveness.tflite`'s `check_pair` shares its file with the other signatures and
-  their texture networks (the memory table above measures both). The strip tables are 0.8 MB
-  per frame, under a quarter of what strips at every column took."""
+  their texture networks (the memory table above measures both). The strip tables are 0.6 MB
+  per frame in the TFLite files (0.8 MB with the products' strips every 6th column)."""
 
 
 def machine() -> str:
