@@ -13,7 +13,7 @@ from liveness.config import LivenessConfig
 from liveness.conventions import EYE_BOX_CORNERS, N_LANDMARKS
 from model_graph.farneback import farneback
 from model_graph.lucas_kanade import WINDOW_READS, strip_pyramid, track
-from model_graph.padding import border_index
+from model_graph.padding import reflect_index
 from model_graph.pyramid import lk_levels
 
 
@@ -132,8 +132,8 @@ def eye_flow(prev: tf.Tensor, next: tf.Tensor, boxes: tf.Tensor,
     xs = origin[..., 0:1] + steps                                       # [B, 2, P]
     ys = origin[..., 1:2] + steps
     # The patches' pixels, reflect-101 outside the crop, indexed along each axis first.
-    column = border_index(tf.cast(xs, tf.int32), width, "reflect101")
-    row = border_index(tf.cast(ys, tf.int32), height, "reflect101")
+    column = reflect_index(tf.cast(xs, tf.int32), width)
+    row = reflect_index(tf.cast(ys, tf.int32), height)
     row = row + tf.reshape(tf.range(tf.shape(boxes)[0]) * height, [-1, 1, 1])
     index = row[..., :, None] * width + column[..., None, :]           # [B, 2, P, P]
     patches = [tf.reshape(tf.gather(tf.reshape(image, [-1]), index), [-1, size, size])

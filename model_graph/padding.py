@@ -56,16 +56,13 @@ def pad(image: tf.Tensor, axis: int, before: int, after: int, border: str) -> tf
     return parts[0] if len(parts) == 1 else tf.concat(parts, axis)
 
 
-def border_index(index: tf.Tensor, size: int, border: str) -> tf.Tensor:
-    """int32 ``index`` mapped into ``0..size-1`` by ``border`` (``reflect101``, one reflection
-    deep: ``gfedcb|abcdefgh|gfedcba``, or ``replicate``: clamped).
+def reflect_index(index: tf.Tensor, size: int) -> tf.Tensor:
+    """int32 ``index`` mapped into ``0..size-1`` by reflect-101 (``gfedcb|abcdefgh|gfedcba``), one
+    reflection deep (then clamped).
 
-    >>> border_index(tf.constant([-2, 0, 4, 5, 6]), 5, "reflect101").numpy().tolist()
+    >>> reflect_index(tf.constant([-2, 0, 4, 5, 6]), 5).numpy().tolist()
     [2, 0, 4, 3, 2]
     """
-    if border not in _NUMPY_MODE:
-        raise ValueError(f"border must be one of {tuple(_NUMPY_MODE)}, got {border!r}")
-    if border == "reflect101":
-        index = tf.abs(index)
-        index = tf.where(index > size - 1, 2 * (size - 1) - index, index)
+    index = tf.abs(index)
+    index = tf.where(index > size - 1, 2 * (size - 1) - index, index)
     return tf.clip_by_value(index, 0, size - 1)
