@@ -545,7 +545,7 @@ TRIED = """## Why the misses, and what was tried
   shifted slices, or a sum of 5 weighted slices — slower in one runtime or another; strips at
   every column, which need no shift (a two-tap interpolation) — LK forward and back 2.28x the
   time, the table 18 times the image; for the gathers, strips every 10th, 12th or 18th column
-  (1.00x, 1.04x, 1.01x against every 9th), the interpolation between rows as products with
+  (1.03x, 1.07x, 1.05x the time of every 9th), the interpolation between rows as products with
   constant matrices after the transpose (a read 55 against 42 µs), the Scharr filters and the
   window centre as one product (1.03x); for the products, strips every 9th column (XLA 1.13x
   at batch 64, 1.15x at batch 1); the strip table built another way — all about 0.55 ms at
