@@ -137,9 +137,10 @@ def test_tflite_conversion_uses_builtins_only_and_gives_the_same_numbers(small_p
         expected = module(**inputs)
         for name in ("valid", "landmark_status", "motion_judged", "sigma_valid", "texture_used"):
             np.testing.assert_array_equal(out[name], expected[name].numpy(), err_msg=name)
-        # Windows read by gathers in TFLite, by products in TensorFlow: interpolation sums in
-        # another order, which, as under XLA, moves the flows by a few thousandths of a pixel.
-        np.testing.assert_allclose(out["landmark_flow"], expected["landmark_flow"], atol=5e-3)
+        # Windows read by gathers in TFLite, by products in TensorFlow: the same interpolation
+        # summed in another order moves a point by ~1e-5 px, or by at most epsilon = 0.01 px where
+        # a stop test falls within that of its threshold (the bound in docs/serving.md).
+        np.testing.assert_allclose(out["landmark_flow"], expected["landmark_flow"], atol=0.01)
         np.testing.assert_allclose(out["sigma"], expected["sigma"], rtol=1e-3)
         np.testing.assert_allclose(out["texture"], expected["texture"], atol=1e-4)
 
