@@ -31,6 +31,9 @@ from export.mtcnn_tflite import convert_mtcnn
 from model_graph.module import LivenessCheck
 
 SIGNATURES = ("serving_default", "check_pair", "check_clip")
+#: How the TFLite files' LK reads its windows (``model_graph.lucas_kanade.WINDOW_READS``):
+#: XNNPACK runs gathers faster than the per-point products the served SavedModel uses.
+TFLITE_WINDOW_READS = "gathers"
 SIGNATURE_FILE = Path(__file__).resolve().parent / "signature.json"
 MAX_CROP = 512
 
@@ -101,10 +104,9 @@ def save_signatures(module: LivenessCheck, folder: Path,
 def save_for_tflite(cfg: LivenessConfig, folder: Path, keys: tuple[str, ...] = SIGNATURES,
                     pair_batch: int | None = None) -> None:
     """The SavedModel the TFLite files are converted from: ``LivenessCheck(cfg)`` with LK's
-    windows read by gathers (``model_graph.lucas_kanade.WINDOW_READS``: XNNPACK runs them faster
-    than the per-point products the served SavedModel uses; same arithmetic up to float
-    rounding)."""
-    save_signatures(LivenessCheck(cfg, pair_batch=pair_batch, window_reads="gathers"), folder, keys)
+    windows read by :data:`TFLITE_WINDOW_READS` (same arithmetic up to float rounding)."""
+    save_signatures(LivenessCheck(cfg, pair_batch=pair_batch, window_reads=TFLITE_WINDOW_READS),
+                    folder, keys)
 
 
 def convert(saved_model: Path, *, fp16: bool, signatures: tuple[str, ...] = SIGNATURES) -> bytes:

@@ -376,7 +376,7 @@ def stage_profile(cfg: LivenessConfig, pairs: int) -> list[tuple[str, float, int
     import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter
 
-    from export.exporter import shipped_tflite
+    from export.exporter import TFLITE_WINDOW_READS, shipped_tflite
     from model_graph.check import check_pair
     from model_graph.flow import PairPyramids, eye_boxes, eye_flow, face_grid
     from model_graph.motion import motion_evidence
@@ -391,12 +391,12 @@ def stage_profile(cfg: LivenessConfig, pairs: int) -> list[tuple[str, float, int
         return tf.cast(a, tf.float32), tf.cast(b, tf.float32)
 
     def tables(a, b, p):
-        return PairPyramids(*floats(a, b), cfg, "gathers").pyramid.table[:1]
+        return PairPyramids(*floats(a, b), cfg, TFLITE_WINDOW_READS).pyramid.table[:1]
 
     def lk(both_ways: bool):
         def run(a, b, p):
             points = tf.concat([p, face_grid(p, cfg.motion_grid)[0]], 1)
-            pyramids = PairPyramids(*floats(a, b), cfg, "gathers")
+            pyramids = PairPyramids(*floats(a, b), cfg, TFLITE_WINDOW_READS)
             return pyramids.there_and_back(points)[2] if both_ways else pyramids.flow(points)[0]
         return run
 
@@ -412,7 +412,7 @@ def stage_profile(cfg: LivenessConfig, pairs: int) -> list[tuple[str, float, int
     points = 68 + cfg.motion_grid ** 2
     parts = [
         ("pair check without texture (check_pair)",
-         lambda a, b, p: check_pair(a, b, p, cfg, "gathers")),
+         lambda a, b, p: check_pair(a, b, p, cfg, TFLITE_WINDOW_READS)),
         (f"LK forward and back at {points} points", lk(True)),
         (f"LK forward at {points} points", lk(False)),
         ("LK strip tables of both frames (pyramids included)", tables),

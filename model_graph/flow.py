@@ -12,7 +12,7 @@ import tensorflow as tf
 from liveness.config import LivenessConfig
 from liveness.conventions import EYE_BOX_CORNERS, N_LANDMARKS
 from model_graph.farneback import farneback
-from model_graph.lucas_kanade import WINDOW_READS, strip_pyramid, track
+from model_graph.lucas_kanade import strip_pyramid, strip_step, track
 from model_graph.padding import reflect_index
 from model_graph.pyramid import lk_levels
 
@@ -28,7 +28,7 @@ class PairPyramids:
         self.batch = tf.shape(prev)[0]
         levels = lk_levels(min(prev.shape[1], prev.shape[2]), cfg.lk_window, cfg.lk_max_level)
         self.pyramid = strip_pyramid(tf.concat([prev, next], 0), levels, cfg.lk_window,
-                                     WINDOW_READS[window_reads])
+                                     strip_step(window_reads))
 
     def _track(self, d: tf.Tensor | int, points: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """LK at ``points [B, N, 2]`` from ``prev`` to ``next`` (``d`` 0) or back (``d`` 1):

@@ -68,6 +68,13 @@ _INTENSITY_SCALE = 32.0
 WINDOW_READS = {"products": 6, "gathers": 9}
 
 
+def strip_step(reads: str) -> int:
+    """The strip step of ``reads``, one of :data:`WINDOW_READS` (``ValueError`` for another)."""
+    if reads not in WINDOW_READS:
+        raise ValueError(f"window reads must be one of {tuple(WINDOW_READS)}, got {reads!r}")
+    return WINDOW_READS[reads]
+
+
 @dataclass(frozen=True)
 class StripPyramid:
     """The pyramids of ``K`` images as one strip table.
@@ -152,8 +159,7 @@ class _Windows:
 
     def __init__(self, pyramid: StripPyramid, level: tf.Tensor | int, image: tf.Tensor,
                  reads: str = "products") -> None:
-        if reads not in WINDOW_READS:
-            raise ValueError(f"window reads must be one of {tuple(WINDOW_READS)}, got {reads!r}")
+        strip_step(reads)                                     # a known way of reading
         self.pyramid, self.window = pyramid, pyramid.window
         #: Windows are ``[M, x, y]`` (else ``[M, y, x]``).
         self.x_major = reads == "gathers"
