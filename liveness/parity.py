@@ -73,34 +73,58 @@ def collect_pairs(videos: list[Path], cfg: LivenessConfig, per_clip: int,
     return pairs
 
 
-def compare(pairs: list[Pair], cfg: LivenessConfig, batch: int = 32,
-            window_reads: str = "products") -> PairComparison:
-    """Run the graph (``LivenessCheck`` with LK's ``window_reads`` and its ``eye_flow`` stage)
-    and the reference on ``pairs``."""
+TENSORFLOW, TFLITE = "TensorFlow graph", "TFLite files' graph"
+
+
+@dataclass(frozen=True)
+class Graphs:
+    """The graphs parity runs: ``LivenessCheck``s by name (the one TensorFlow runs, and the one
+    the TFLite files are converted from, whose LK reads its windows another way) and the
+    ``eye_flow`` stage, which does not depend on how LK reads its windows."""
+
+    modules: dict
+    eye_stage: object
+
+    @classmethod
+    def of(cls, cfg: LivenessConfig) -> "Graphs":
+        import tensorflow as tf
+
+        from export.exporter import TFLITE_WINDOW_READS
+        from model_graph.flow import eye_flow
+        from model_graph.module import LivenessCheck
+
+        return cls({TENSORFLOW: LivenessCheck(cfg),
+                    TFLITE: LivenessCheck(cfg, window_reads=TFLITE_WINDOW_READS)},
+                   tf.function(lambda a, b, boxes: eye_flow(a, b, boxes, cfg)))
+
+
+def compare(pairs: list[Pair], cfg: LivenessConfig, graphs: Graphs,
+            batch: int = 32) -> dict[str, PairComparison]:
+    """Run each graph of ``graphs`` and, once, the reference on ``pairs``: a comparison per graph."""
     import tensorflow as tf
 
-    from model_graph.flow import eye_flow
-    from model_graph.module import LivenessCheck
-
-    module = LivenessCheck(cfg, window_reads=window_reads)
-    eye_stage = tf.function(lambda a, b, boxes: eye_flow(a, b, boxes, cfg))
-    result = PairComparison()
+    results = {name: PairComparison() for name in graphs.modules}
     for start in range(0, len(pairs), batch):
         chunk = pairs[start:start + batch]
         prev = np.stack([p[0] for p in chunk])
         next = np.stack([p[1] for p in chunk])
         marks = np.stack([p[2] for p in chunk]).astype(np.float32)
-        out = {k: v.numpy() for k, v in module(prev, next, marks).items()}
-        dense, mask = (t.numpy() for t in eye_stage(tf.constant(prev, tf.float32),
-                                                    tf.constant(next, tf.float32),
-                                                    tf.constant(out["eye_boxes"])))
+        outs = {name: {k: v.numpy() for k, v in module(prev, next, marks).items()}
+                for name, module in graphs.modules.items()}
+        boxes = list(outs.values())[0]["eye_boxes"]          # from the landmarks alone
+        dense, mask = (t.numpy() for t in graphs.eye_stage(tf.constant(prev, tf.float32),
+                                                           tf.constant(next, tf.float32),
+                                                           tf.constant(boxes)))
         for i, (a, b, lm) in enumerate(chunk):
-            _compare_one(result, reference.check_pair(a, b, lm, cfg), a, b, cfg,
-                         {k: v[i] for k, v in out.items()}, dense[i], mask[i])
-    return result
+            ref = reference.check_pair(a, b, lm, cfg)
+            ref_eyes = reference.eye_flow(a, b, ref.eye_boxes, cfg)
+            for name, out in outs.items():
+                _compare_one(results[name], ref, ref_eyes, cfg, {k: v[i] for k, v in out.items()},
+                             dense[i], mask[i])
+    return results
 
 
-def _compare_one(result: PairComparison, ref, a, b, cfg, out, dense, mask) -> None:
+def _compare_one(result: PairComparison, ref, ref_eyes, cfg, out, dense, mask) -> None:
     from model_graph.histogram import direction_bin as graph_direction_bin
     from model_graph.polar import cart_to_polar as graph_polar
 
@@ -108,7 +132,7 @@ def _compare_one(result: PairComparison, ref, a, b, cfg, out, dense, mask) -> No
     result.status_agree.extend((ref.landmark_status == out["landmark_status"]).tolist())
     result.landmark_epe.extend(np.linalg.norm(ref.landmark_flow[both] - out["landmark_flow"][both],
                                               axis=1).tolist())
-    ref_dense, ref_mask = reference.eye_flow(a, b, ref.eye_boxes, cfg)
+    ref_dense, ref_mask = ref_eyes
     inside = ref_mask & mask
     result.eye_epe.extend(np.linalg.norm(ref_dense[inside] - dense[inside], axis=1).tolist())
     for ref_vec, graph_vec in ((ref.landmark_flow[both], out["landmark_flow"][both]),
@@ -255,18 +279,19 @@ def run(clips_dir: Path | None, out: Path | None, cfg: LivenessConfig, per_clip:
         videos = sorted(p for p in clips_dir.iterdir() if p.suffix in (".mp4", ".webm", ".avi", ".mov"))
     sources = [*videos, *(Path(f"synthetic:{kind}") for kind in ("live", "photo", "screen"))]
     collected = collect_pairs(sources, cfg, per_clip, quiet=quiet)
-    per_source = {name: compare(pairs, cfg) if pairs else PairComparison()
+    graphs = Graphs.of(cfg)
+    per_source = {name: compare(pairs, cfg, graphs) if pairs else
+                  {graph: PairComparison() for graph in graphs.modules}
                   for name, pairs in collected.items()}
-    overall = PairComparison()
-    for c in per_source.values():
-        for figure in vars(overall):
-            getattr(overall, figure).extend(getattr(c, figure))
-    everything = [pair for pairs in collected.values() for pair in pairs]
-    tflite_graph = compare(everything, cfg, window_reads="gathers")
-    page = markdown(per_source, overall, tflite_graph, cfg, command)
+    overall = {graph: PairComparison() for graph in graphs.modules}
+    for comparisons in per_source.values():
+        for graph, c in comparisons.items():
+            for figure in vars(c):
+                getattr(overall[graph], figure).extend(getattr(c, figure))
+    page = markdown({name: c[TENSORFLOW] for name, c in per_source.items()}, overall[TENSORFLOW],
+                    overall[TFLITE], cfg, command)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(page)
-    return page, targets(overall) + [
-        Target(f"TFLite files' graph: {t.name}", t.value, t.bound, t.met)
-        for t in targets(tflite_graph)]
+    return page, targets(overall[TENSORFLOW]) + [
+        Target(f"{TFLITE}: {t.name}", t.value, t.bound, t.met) for t in targets(overall[TFLITE])]
