@@ -562,6 +562,9 @@ TRIED = """## Why the misses, and what was tried
   the batched products and gathers). This round's changes left plain TensorFlow where it was
   (1.00x the time at batch 1 and 64) and XLA at 0.94x (batch 1) and 0.97x (batch 64)
   (in-process A/B runs of `LivenessCheck`s at the start and the end of the round, taking turns).
+  On a GPU the same XLA graph is another matter: on an H100 it scored 18,700 pairs/s at batch 64
+  and 39,600 at batch 4096 in full float32 ([gpu.md](gpu.md), `scripts/gpu_xla_throughput.py`;
+  compiled by jaxlib's XLA, since that machine had no TensorFlow).
 - **The motion cue doubles LK**: the forward-backward filter tracks every point back (SPEC §4b);
   the backward templates cannot be shared with the forward ones (they are windows of the other
   frame at other points).

@@ -47,11 +47,18 @@ class LivenessCheck(tf.Module):
     a device scoring one pair per frame runs (``liveness_pair.tflite``). ``window_reads``: how LK
     reads its windows (``model_graph.lucas_kanade.WINDOW_READS``), ``"gathers"`` for a module
     converted to TFLite (``export.exporter`` does so), ``"products"`` for TensorFlow and XLA.
+
+    Constructing one turns TensorFloat-32 off in the process
+    (``tf.config.experimental.enable_tensor_float_32_execution(False)``): on Ampere and later
+    GPUs TensorFlow's default lets matrix products round their inputs to 10-bit mantissas, which
+    moved landmark flow by up to 0.04 px and the plane residual by up to 3.9 on an H100 and
+    changed decisions (docs/benchmarks.md, GPU). It changes nothing on a CPU.
     """
 
     def __init__(self, cfg: LivenessConfig, *, jit_compile: bool = False,
                  pair_batch: int | None = None, window_reads: str = "products") -> None:
         super().__init__(name="liveness_check")
+        tf.config.experimental.enable_tensor_float_32_execution(False)
         if farneback_levels(cfg.eye_patch_px, cfg.fb_pyr_scale, cfg.fb_levels) > 0:
             raise ValueError(f"eye_patch_px={cfg.eye_patch_px} makes OpenCV's Farneback use more "
                              f"than one level; the graph supports patches below "

@@ -115,6 +115,20 @@ def test_xla_equals_tf_function(small_pairs):
     np.testing.assert_allclose(compiled["score"], traced["score"], atol=1e-2)
 
 
+def test_every_xla_product_runs_in_full_float32():
+    """A GPU may round products at precision DEFAULT to TensorFloat-32 (10-bit mantissas);
+    constructing the module must turn that off, so XLA lowers every dot at HIGHEST."""
+    tf.config.experimental.enable_tensor_float_32_execution(True)
+    module = LivenessCheck(SMALL, jit_compile=True, pair_batch=2)
+    assert not tf.config.experimental.tensor_float_32_execution_enabled()
+    size = SMALL.crop_size
+    specs = [tf.TensorSpec([2, size, size], tf.uint8), tf.TensorSpec([2, size, size], tf.uint8),
+             tf.TensorSpec([2, 68, 2], tf.float32)]
+    hlo = module.check_pair.experimental_get_compiler_ir(*specs)(stage="hlo")
+    dots = hlo.count(" dot(")
+    assert dots > 0 and hlo.count("operand_precision={highest,highest}") == dots
+
+
 def test_tflite_conversion_uses_builtins_only_and_gives_the_same_numbers(small_pairs):
     from ai_edge_litert.interpreter import Interpreter
 
