@@ -28,7 +28,7 @@ from liveness.config import LivenessConfig
 from liveness.paths import REPO_ROOT
 from model_graph.aggregate import OPINION_CODES, REASON_CODES, VERDICT_CODES
 from export.mtcnn_tflite import convert_mtcnn
-from model_graph.module import LivenessCheck
+from model_graph.module import PAIR_CHUNK, LivenessCheck
 
 SIGNATURES = ("serving_default", "check_pair", "check_clip")
 #: How the TFLite files' LK reads its windows (``model_graph.lucas_kanade.WINDOW_READS``):
@@ -52,14 +52,17 @@ class ExportResult:
 
 
 def export_all(out_dir: Path, cfg: LivenessConfig, version: int = 1,
-               calibration: dict | None = None) -> ExportResult:
+               calibration: dict | None = None,
+               pair_chunk: int | None = PAIR_CHUNK) -> ExportResult:
     """Build ``LivenessCheck(cfg)`` and write every export file under ``out_dir``.
 
     ``calibration`` (from ``liveness calibrate``) is recorded in the manifest: where the
-    threshold came from.
+    threshold came from. ``pair_chunk``: the SavedModel checks a larger batch that many pairs at
+    a time (``None``: every pair at once, for a GPU server; the TFLite files always do); recorded
+    in the manifest.
 
-    Raises ``ValueError`` for a version below 1 or a crop size outside 64..512, and ``OSError``
-    (with the path) when ``out_dir`` cannot be written.
+    Raises ``ValueError`` for a version below 1, a crop size outside 64..512 or a chunk below 1,
+    and ``OSError`` (with the path) when ``out_dir`` cannot be written.
     """
     if version < 1:
         raise ValueError(f"version must be a positive integer (TF Serving's folder name), got {version}")
@@ -68,7 +71,7 @@ def export_all(out_dir: Path, cfg: LivenessConfig, version: int = 1,
     out_dir = Path(out_dir)
     _check_writable(out_dir)
     saved = out_dir / "models" / "liveness" / str(version)
-    save_signatures(LivenessCheck(cfg), saved)
+    save_signatures(LivenessCheck(cfg, pair_chunk=pair_chunk), saved)
 
     tflite = out_dir / "liveness.tflite"
     tflite_fp16 = out_dir / "liveness_fp16.tflite"
@@ -87,6 +90,7 @@ def export_all(out_dir: Path, cfg: LivenessConfig, version: int = 1,
     content = build_manifest(cfg, version, saved,
                              [tflite, tflite_fp16, tflite_pair, texture, *mtcnn_files], out_dir)
     content["calibration"] = calibration
+    content["pair_chunk"] = pair_chunk
     manifest.write_text(json.dumps(content, indent=1, sort_keys=True) + "\n")
     return ExportResult(saved, tflite, tflite_fp16, tflite_pair, texture, mtcnn_files, manifest)
 
@@ -103,10 +107,17 @@ def save_signatures(module: LivenessCheck, folder: Path,
 
 def save_for_tflite(cfg: LivenessConfig, folder: Path, keys: tuple[str, ...] = SIGNATURES,
                     pair_batch: int | None = None) -> None:
-    """The SavedModel the TFLite files are converted from: ``LivenessCheck(cfg)`` with LK's
-    windows read by :data:`TFLITE_WINDOW_READS` (same arithmetic up to float rounding)."""
-    save_signatures(LivenessCheck(cfg, pair_batch=pair_batch, window_reads=TFLITE_WINDOW_READS),
-                    folder, keys)
+    """The SavedModel the TFLite files are converted from: :func:`tflite_module`'s signatures."""
+    save_signatures(tflite_module(cfg, pair_batch), folder, keys)
+
+
+def tflite_module(cfg: LivenessConfig, pair_batch: int | None = None) -> LivenessCheck:
+    """``LivenessCheck(cfg)`` as the TFLite files hold it: LK's windows read by
+    :data:`TFLITE_WINDOW_READS` (same arithmetic up to float rounding) and every pair of a batch
+    at once (a loop over chunks would need TensorFlow's list ops; a device checks one pair per
+    call)."""
+    return LivenessCheck(cfg, pair_batch=pair_batch, window_reads=TFLITE_WINDOW_READS,
+                         pair_chunk=None)
 
 
 def convert(saved_model: Path, *, fp16: bool, signatures: tuple[str, ...] = SIGNATURES) -> bytes:

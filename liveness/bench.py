@@ -562,9 +562,13 @@ TRIED = """## Why the misses, and what was tried
   the batched products and gathers). This round's changes left plain TensorFlow where it was
   (1.00x the time at batch 1 and 64) and XLA at 0.94x (batch 1) and 0.97x (batch 64)
   (in-process A/B runs of `LivenessCheck`s at the start and the end of the round, taking turns).
-  On a GPU the same XLA graph is another matter: on an H100 it scored 18,700 pairs/s at batch 64
-  and 39,600 at batch 4096 in full float32 ([gpu.md](gpu.md), `scripts/gpu_xla_throughput.py`;
-  compiled by jaxlib's XLA, since that machine had no TensorFlow).
+  Then large batches went in chunks of 16 pairs (`check_in_chunks`): the strip tables of 64
+  pairs outgrow the cache; at batch 64 XLA went from 300-355 to 419-430 pairs/s and the reloaded
+  SavedModel from 256-274 to 304-317 (one module per process, taking turns; decisions.md). On a GPU the same XLA graph is another matter: on an H100, every pair
+  at once and in full float32, it scored 16,500 pairs/s at batch 64 and 39,400 at batch 4096,
+  and in chunks of 16 only 6,100-7,500 ([gpu.md](gpu.md), `scripts/gpu_xla_throughput.py`;
+  compiled by jaxlib's XLA, since that machine had no TensorFlow): a GPU server's export takes
+  `--pair-chunk 0`.
 - **The motion cue doubles LK**: the forward-backward filter tracks every point back (SPEC §4b);
   the backward templates cannot be shared with the forward ones (they are windows of the other
   frame at other points).

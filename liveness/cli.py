@@ -189,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--config", type=Path, help="calibrated config from `liveness calibrate`")
     export.add_argument("--crop-size", type=int, help="crop side in px (default: the preset's, 160)")
     export.add_argument("--version", type=int, default=1, help="TF Serving version folder (>= 1)")
+    export.add_argument("--pair-chunk", type=int, metavar="N",
+                        help="pairs the SavedModel checks at a time in a larger batch (default "
+                             "16, which suits a CPU; 0: every pair at once, for a GPU server)")
 
     parity = sub.add_parser("parity", help="TensorFlow graph vs OpenCV reference -> docs/parity.md")
     parity.add_argument("--clips", type=Path, default=shared_data() / "clips",
@@ -255,7 +258,11 @@ def main(argv: list[str] | None = None) -> int:
             from liveness.quiet import quiet_native_output
 
             with quiet_native_output():   # the converter prints dozens of lines
-                result = export_all(args.out, cfg, args.version, calibration=calibration)
+                if args.pair_chunk is not None and args.pair_chunk < 0:
+                    raise ValueError(f"--pair-chunk must be 0 (every pair at once) or a count of "
+                                     f"pairs, got {args.pair_chunk}")
+                chunk = {} if args.pair_chunk is None else {"pair_chunk": args.pair_chunk or None}
+                result = export_all(args.out, cfg, args.version, calibration=calibration, **chunk)
             for path in (result.saved_model, result.tflite, result.tflite_fp16, result.texture,
                          *result.mtcnn, result.manifest):
                 print(f"wrote {path}")

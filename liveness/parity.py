@@ -89,12 +89,11 @@ class Graphs:
     def of(cls, cfg: LivenessConfig) -> "Graphs":
         import tensorflow as tf
 
-        from export.exporter import TFLITE_WINDOW_READS
+        from export.exporter import tflite_module
         from model_graph.flow import eye_flow
         from model_graph.module import LivenessCheck
 
-        return cls({TENSORFLOW: LivenessCheck(cfg),
-                    TFLITE: LivenessCheck(cfg, window_reads=TFLITE_WINDOW_READS)},
+        return cls({TENSORFLOW: LivenessCheck(cfg), TFLITE: tflite_module(cfg)},
                    tf.function(lambda a, b, boxes: eye_flow(a, b, boxes, cfg)))
 
 

@@ -89,6 +89,47 @@ def check_pair(prev: tf.Tensor, next: tf.Tensor, landmarks: tf.Tensor, cfg: Live
     }
 
 
+def pair_output_specs(cfg: LivenessConfig) -> dict[str, tf.TensorSpec]:
+    """What :func:`check_pair` returns for one pair: each output's shape without the batch axis
+    and its dtype."""
+    f32, i32, flag = tf.float32, tf.int32, tf.bool
+    outputs = {"score": ((), f32), "is_live": ((), flag), "valid": ((), flag),
+               "landmark_hist": ((cfg.bins,), f32), "eye_hist": ((cfg.bins,), f32),
+               "landmark_vectors": ((), i32), "eye_vectors": ((), i32),
+               "landmark_flow": ((N_LANDMARKS, 2), f32), "landmark_status": ((N_LANDMARKS,), flag),
+               "eye_boxes": ((2, 4), f32), "sigma": ((), f32), "sigma_valid": ((), flag),
+               "motion": ((), f32), "plane_residual": ((), f32), "motion_judged": ((), flag),
+               "planar": ((), flag), "points_kept": ((), i32)}
+    return {name: tf.TensorSpec(shape, dtype, name=name) for name, (shape, dtype) in outputs.items()}
+
+
+def check_in_chunks(prev: tf.Tensor, next: tf.Tensor, landmarks: tf.Tensor, cfg: LivenessConfig,
+                    window_reads: str = "products", chunk: int | None = None) -> dict[str, tf.Tensor]:
+    """:func:`check_pair` of ``B`` pairs, at most ``chunk`` pairs at a time in a loop, the same
+    outputs. The batch splits into ``ceil(B / chunk)`` parts of equal size, zero pairs padding
+    the last (fewer pairs than there are parts). ``chunk=None``, or a batch known when tracing to
+    be at most ``chunk``: every pair at once. On a CPU the strip tables of a few pairs stay in
+    cache where those of a large batch do not (docs/decisions.md, "Large batches in chunks")."""
+    if chunk is None or (prev.shape[0] is not None and prev.shape[0] <= chunk):
+        return check_pair(prev, next, landmarks, cfg, window_reads)
+    batch = tf.shape(prev)[0]
+    parts = tf.maximum((batch + chunk - 1) // chunk, 1)
+    size = tf.maximum((batch + parts - 1) // parts, 1)
+
+    def split(tensor: tf.Tensor) -> tf.Tensor:                     # [parts, size, ...]
+        rest = tf.shape(tensor)[1:]
+        padding = tf.zeros(tf.concat([[parts * size - batch], rest], 0), tensor.dtype)
+        return tf.reshape(tf.concat([tensor, padding], 0), tf.concat([[parts, size], rest], 0))
+
+    signature = {name: tf.TensorSpec([None, *spec.shape], spec.dtype)
+                 for name, spec in pair_output_specs(cfg).items()}
+    out = tf.map_fn(lambda part: check_pair(*part, cfg, window_reads),
+                    (split(prev), split(next), split(landmarks)),
+                    fn_output_signature=signature, parallel_iterations=1)
+    return {name: tf.reshape(value, tf.concat([[-1], tf.shape(value)[2:]], 0))[:batch]
+            for name, value in out.items()}
+
+
 def significance_gate(sigma: tf.Tensor, sigma_valid: tf.Tensor, cfg: LivenessConfig) -> tf.Tensor:
     """``[B]`` motion gate of the histograms, pixels: ``max(min_motion_px, significance_sigma x σ)``
     (the formula of ``liveness.reference.check.significance_gate``; no σ: nothing passes)."""

@@ -8,9 +8,14 @@ import tensorflow as tf
 from liveness.config import LivenessConfig
 from liveness.conventions import N_LANDMARKS
 from model_graph.aggregate import aggregate_clip
-from model_graph.check import check_pair
+from model_graph.check import check_in_chunks
 from model_graph.farneback import farneback_levels
 from model_graph.texture import PATCH_PX, FrozenTexture
+
+#: Pairs checked at a time when a batch is larger (``pair_chunk``). On this project's 2-core CPU
+#: a batch of 64 took about 0.8x the time under XLA and in the reloaded SavedModel in chunks of
+#: 16, which beat chunks of 8 and 32 (docs/decisions.md, "Large batches in chunks").
+PAIR_CHUNK = 16
 
 #: Outputs of ``check_pair`` that say "this pair has evidence": false for a call whose inputs do
 #: not share one batch size, and for padding.
@@ -47,6 +52,9 @@ class LivenessCheck(tf.Module):
     a device scoring one pair per frame runs (``liveness_pair.tflite``). ``window_reads``: how LK
     reads its windows (``model_graph.lucas_kanade.WINDOW_READS``), ``"gathers"`` for a module
     converted to TFLite (``export.exporter`` does so), ``"products"`` for TensorFlow and XLA.
+    ``pair_chunk``: a larger batch is checked that many pairs at a time in a loop
+    (``model_graph.check.check_in_chunks``), which keeps a CPU's caches warm; ``None`` checks
+    every pair at once — for a GPU, and for a module converted to TFLite (one pair per call).
 
     Constructing one turns TensorFloat-32 off in the process
     (``tf.config.experimental.enable_tensor_float_32_execution(False)``): on Ampere and later
@@ -56,14 +64,18 @@ class LivenessCheck(tf.Module):
     """
 
     def __init__(self, cfg: LivenessConfig, *, jit_compile: bool = False,
-                 pair_batch: int | None = None, window_reads: str = "products") -> None:
+                 pair_batch: int | None = None, window_reads: str = "products",
+                 pair_chunk: int | None = PAIR_CHUNK) -> None:
         super().__init__(name="liveness_check")
         tf.config.experimental.enable_tensor_float_32_execution(False)
+        if pair_chunk is not None and pair_chunk < 1:
+            raise ValueError(f"pair chunk must be at least 1 (or None: every pair at once), "
+                             f"got {pair_chunk}")
         if farneback_levels(cfg.eye_patch_px, cfg.fb_pyr_scale, cfg.fb_levels) > 0:
             raise ValueError(f"eye_patch_px={cfg.eye_patch_px} makes OpenCV's Farneback use more "
                              f"than one level; the graph supports patches below "
                              f"{int(32 / cfg.fb_pyr_scale)} px")
-        self.cfg, self.window_reads = cfg, window_reads
+        self.cfg, self.window_reads, self.pair_chunk = cfg, window_reads, pair_chunk
         self._texture_networks = FrozenTexture()
         size = cfg.crop_size
 
@@ -119,17 +131,20 @@ class LivenessCheck(tf.Module):
         if not _one_static_batch(inputs):
             n = tf.maximum(batch, 1)
             inputs = [_fit(t, n) for t in inputs]
-        out = check_pair(*inputs[:3], self.cfg, self.window_reads)
+        out = self._check_pairs(*inputs[:3])
         if texture_inputs is not None:
             out.update(self._texture(*inputs[3:]))
         return {k: _mask(k, v, same)[:batch] for k, v in out.items()}
+
+    def _check_pairs(self, prev, next, landmarks) -> dict[str, tf.Tensor]:
+        return check_in_chunks(prev, next, landmarks, self.cfg, self.window_reads, self.pair_chunk)
 
     def _check_clip(self, frames, landmarks, patches, patch_context) -> dict[str, tf.Tensor]:
         count = tf.shape(frames)[0]
         same = _same_batch(count, landmarks, patches, patch_context)
         n = tf.maximum(count, 2)                        # T < 2 runs on a blank pair, not valid
         frames, landmarks = _fit(frames, n), _fit(landmarks, n)
-        pairs = check_pair(frames[:-1], frames[1:], landmarks[:-1], self.cfg, self.window_reads)
+        pairs = self._check_pairs(frames[:-1], frames[1:], landmarks[:-1])
         real = tf.range(n - 1) < count - 1
         pairs = {k: _mask(k, v, same & real) for k, v in pairs.items()}
         frames_n = tf.maximum(count, 1)                 # no frame runs on one blank patch pair

@@ -3,11 +3,13 @@
     python scripts/gpu_xla_throughput.py emit --out build/gpu     # here, with TensorFlow
     python3 scripts/gpu_xla_throughput.py run build/gpu [--page docs/gpu.md]   # there, jax[cuda]
 
-``emit`` lowers ``LivenessCheck(cfg, jit_compile=True).check_pair`` (the ``default`` preset,
-crop 160) to HLO for each batch size, twice: as ``LivenessCheck`` builds it (TensorFloat-32 off,
-every product at precision HIGHEST) and with TensorFloat-32 on (TensorFlow's default on Ampere
-and later GPUs: products at DEFAULT, which a GPU may round to 10-bit mantissas). It also writes 64
-crop pairs of the synthetic live clip and TensorFlow's CPU outputs for them.
+``emit`` lowers ``check_pair`` of ``LivenessCheck(cfg, jit_compile=True)`` (the ``default``
+preset, crop 160) to HLO for each batch size, in three variants (:data:`VARIANTS`): every pair of
+a batch at once with TensorFloat-32 off, as ``LivenessCheck`` sets it (every product at precision
+HIGHEST); the same with TensorFloat-32 on (TensorFlow's default on Ampere and later GPUs:
+products at DEFAULT, which a GPU may round to 10-bit mantissas); and in chunks of 16 pairs, as
+the default export serves it on a CPU. It also writes 64 crop pairs of the synthetic live clip
+and TensorFlow's CPU outputs for them.
 
 ``run`` needs only numpy and jax: it compiles each HLO with jaxlib's XLA for the first device,
 compares the batch-64 outputs with TensorFlow's CPU outputs, and times 20 calls per batch after 3
@@ -25,7 +27,8 @@ import numpy as np
 
 BATCHES = (64, 256, 1024, 4096)
 CHECK_BATCH = 64
-VARIANTS = {"float32": False, "tf32": True}         # file prefix -> TensorFloat-32 enabled
+#: File prefix -> (TensorFloat-32 on, LivenessCheck's pair_chunk).
+VARIANTS = {"float32": (False, None), "tf32": (True, None), "chunks16": (False, 16)}
 
 
 def emit(out: Path, batches: tuple[int, ...]) -> None:
@@ -38,13 +41,13 @@ def emit(out: Path, batches: tuple[int, ...]) -> None:
     tf = import_tensorflow()
     out.mkdir(parents=True, exist_ok=True)
     cfg = preset("default")
-    module = LivenessCheck(cfg, jit_compile=True)
     prev, next, marks = crop_pairs(cfg, CHECK_BATCH)
     np.savez(out / "pairs.npz", prev=prev, next=next, marks=marks)
-    reference = module.check_pair(prev, next, marks)
+    reference = LivenessCheck(cfg, jit_compile=True).check_pair(prev, next, marks)
     np.savez(out / "reference.npz", **{k: v.numpy() for k, v in reference.items()})
     size = cfg.crop_size
-    for variant, tf32 in VARIANTS.items():
+    for variant, (tf32, chunk) in VARIANTS.items():
+        module = LivenessCheck(cfg, jit_compile=True, pair_chunk=chunk)
         tf.config.experimental.enable_tensor_float_32_execution(tf32)
         for batch in batches:
             specs = [tf.TensorSpec([batch, size, size], tf.uint8),
@@ -75,10 +78,12 @@ def run(folder: Path, page: Path | None = None) -> None:
              f"crop 160). What runs is TensorFlow's XLA graph of `check_pair` compiled by the "
              f"XLA in jaxlib, not TensorFlow's runtime. The outputs are compared with "
              f"TensorFlow's on the CPU for {CHECK_BATCH} pairs of the synthetic live clip. "
-             f"`float32`: the graph as `LivenessCheck` builds it (TensorFloat-32 off, every "
-             f"product at precision HIGHEST); `tf32`: as it would be with TensorFlow's default "
+             f"`float32`: every pair of a batch at once (`LivenessCheck(pair_chunk=None)`, "
+             f"`liveness export --pair-chunk 0`), TensorFloat-32 off as `LivenessCheck` sets it "
+             f"(every product at precision HIGHEST); `tf32`: the same with TensorFlow's default "
              f"on Ampere and later GPUs (products at DEFAULT, inputs rounded to 10-bit "
-             f"mantissas).\n"]
+             f"mantissas); `chunks16`: float32 in chunks of 16 pairs, the default export's "
+             f"loop, which suits a CPU.\n"]
 
     def say(line: str = "") -> None:
         lines.append(line)

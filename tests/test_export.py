@@ -16,7 +16,7 @@ from liveness.config import preset
 from liveness.paths import REPO_ROOT
 from liveness.results import FrameTexture, PairResult, PairStatus
 from model_graph.aggregate import REASON_CODES, VERDICT_CODES
-from model_graph.module import LivenessCheck
+from model_graph.module import PAIR_CHUNK, LivenessCheck
 
 CFG = preset("default")
 GOLDEN = REPO_ROOT / "mobile_demo" / "golden"
@@ -42,6 +42,7 @@ def test_manifest_records_config_versions_and_hashes(exported):
     manifest = json.loads(exported.manifest.read_text())
     assert manifest["config"] == CFG.to_dict() and manifest["preset"] == "default"
     assert manifest["tensorflow"] == tf.__version__ and manifest["crop_size"] == 160
+    assert manifest["pair_chunk"] == PAIR_CHUNK
     assert manifest["verdict_codes"] == VERDICT_CODES and manifest["reason_codes"] == REASON_CODES
     out_dir = exported.manifest.parent
     assert {"liveness.tflite", "liveness_fp16.tflite", "liveness_pair.tflite",
@@ -234,3 +235,7 @@ def test_bad_export_arguments(tmp_path, capsys):
         main(["export", "--out", str(tmp_path), "--preset", "nope"])
     with pytest.raises(ValueError, match="version must be a positive integer"):
         export_all(tmp_path / "y", CFG, version=0)
+    assert main(["export", "--out", str(tmp_path / "z"), "--pair-chunk", "-1"]) == 2
+    assert "--pair-chunk must be 0 (every pair at once)" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="pair chunk must be at least 1"):
+        export_all(tmp_path / "z", CFG, pair_chunk=0)

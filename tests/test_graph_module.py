@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from export.exporter import tflite_module
 from liveness import reference
-from model_graph.check import check_pair
+from model_graph.check import check_pair, pair_output_specs
 from model_graph.module import LivenessCheck
 from tests.graph_fixtures import DEFAULT, SMALL, pair_batch
 
@@ -133,7 +134,7 @@ def test_tflite_conversion_uses_builtins_only_and_gives_the_same_numbers(small_p
     from ai_edge_litert.interpreter import Interpreter
 
     module = LivenessCheck(SMALL)
-    shipped = LivenessCheck(SMALL, window_reads="gathers")      # as export.exporter converts it
+    shipped = tflite_module(SMALL)
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
         [shipped.check.get_concrete_function()], shipped)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # no Flex, no custom
@@ -162,3 +163,27 @@ def test_tflite_conversion_uses_builtins_only_and_gives_the_same_numbers(small_p
 def test_configs_the_graph_cannot_run_are_refused():
     with pytest.raises(ValueError, match="more than one level"):
         LivenessCheck(DEFAULT.replace(eye_patch_px=64))
+
+
+def test_a_batch_in_chunks_gives_what_the_batch_at_once_gives():
+    prev, next, marks = pair_batch(SMALL.crop_size, 5, seed=21)     # 3 chunks of 2, one padded
+    at_once = LivenessCheck(SMALL, pair_chunk=None)(prev, next, marks)
+    chunked = LivenessCheck(SMALL, pair_chunk=2)(prev, next, marks)
+    assert set(chunked) == set(at_once)
+    for name, value in at_once.items():
+        assert chunked[name].shape == value.shape and chunked[name].dtype == value.dtype, name
+        if value.dtype.is_floating:
+            # Bit-identical where written; a CPU's matrix-product library may order a float32
+            # sum differently for another batch size: a few ulps of values below 1e3.
+            np.testing.assert_allclose(chunked[name], value, atol=1e-3, err_msg=name)
+        else:
+            np.testing.assert_array_equal(chunked[name], value, err_msg=name)
+
+
+def test_the_pair_output_specs_are_what_check_pair_returns():
+    prev, next, marks = pair_batch(SMALL.crop_size, 2, seed=22)
+    out = check_pair(tf.constant(prev), tf.constant(next), tf.constant(marks), SMALL)
+    specs = pair_output_specs(SMALL)
+    assert list(out) == list(specs)
+    for name, spec in specs.items():
+        assert out[name].dtype == spec.dtype and out[name].shape[1:] == spec.shape, name

@@ -93,10 +93,10 @@ def test_tflite_outputs_are_finite_for_bad_landmarks():
     import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter
 
-    from model_graph.module import LivenessCheck
+    from export.exporter import tflite_module
     from tests.graph_fixtures import SMALL
 
-    module = LivenessCheck(SMALL)
+    module = tflite_module(SMALL)
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
         [module.check.get_concrete_function(), module.check_clip.get_concrete_function()], module)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
