@@ -28,6 +28,8 @@ from liveness.config import LivenessConfig, preset
 
 CROP_SIZES = (96, 128, 160, 192, 256)
 BATCHES = (1, 8, 64, 256)
+#: Timed calls per batch size and path in the throughput table (the paths take turns).
+THROUGHPUT_CALLS = 7
 
 
 def crop_pairs(cfg: LivenessConfig, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -168,12 +170,11 @@ def throughput_rows(cfg: LivenessConfig, workdir: Path, batches: tuple[int, ...]
     for batch in batches:
         pick = np.arange(batch) % len(prev)
         args = (prev[pick], next[pick], marks[pick])
-        rates = []
-        for run in (lambda: served(prev=args[0], next=args[1], landmarks=args[2]),
-                    lambda: compiled.check_pair(*args)):
-            ms = time_calls(lambda _i: run(), 3, warmup=1)
-            rates.append(batch / (np.median(ms) / 1000))
-        rows.append((batch, *rates))
+        ms = time_interleaved({"SavedModel": lambda _i: served(prev=args[0], next=args[1],
+                                                               landmarks=args[2]),
+                               "XLA": lambda _i: compiled.check_pair(*args)},
+                              1, rounds=THROUGHPUT_CALLS)
+        rows.append((batch, *(batch / (np.median(ms[path]) / 1000) for path in ("SavedModel", "XLA"))))
     return rows
 
 
@@ -640,7 +641,12 @@ def run(out: Path, sizes: tuple[int, ...], pairs: int, command: str,
                           "the table above, TensorFlow's and XLA's thread pools compete with "
                           "OpenCV's threads). The TFLite target is judged here.", "",
                           *latency_table(on_device), ""]
+        from model_graph.module import PAIR_CHUNK
+
         lines += [f"## Throughput at crop {default_size} px (pairs per second)", "",
+                  f"Median of {THROUGHPUT_CALLS} calls per batch size, the two paths taking turns "
+                  f"(copies of the bench pairs). Both check a larger batch {PAIR_CHUNK} pairs at a "
+                  f"time (`LivenessCheck(pair_chunk=...)`).", "",
                   "| batch | SavedModel | XLA |", "|---|---|---|"]
         throughput = throughput_rows(base.replace(crop_size=default_size), workdir, batches)
         lines += [f"| {b} | {s:.0f} | {x:.0f} |" for b, s, x in throughput]
