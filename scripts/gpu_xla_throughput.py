@@ -99,7 +99,7 @@ def run(folder: Path, page: Path | None = None) -> None:
         return [jax.device_put(pairs[k][pick], device) for k in ("prev", "next", "marks")]
 
     say("| graph | landmark flow vs TF CPU, median / p95 / max (px) | status equal | "
-          "decisions equal (is_live, motion_judged, planar) | largest score / plane residual diff |")
+        "decisions equal (is_live, motion_judged, planar) | largest score / plane residual diff |")
     say("|---|---|---|---|---|")
     reference = np.load(folder / "reference.npz")
     for variant in VARIANTS:
@@ -109,9 +109,9 @@ def run(folder: Path, page: Path | None = None) -> None:
         epe = np.linalg.norm(got["landmark_flow"] - reference["landmark_flow"], axis=-1)[both]
         equal = [f"{np.mean(got[k] == reference[k]) * 100:.1f} %" for k in ("is_live", "motion_judged", "planar")]
         say(f"| {variant} | {np.median(epe):.1e} / {np.percentile(epe, 95):.1e} / {epe.max():.1e} | "
-              f"{np.mean(got['landmark_status'] == reference['landmark_status']) * 100:.2f} % | "
-              f"{', '.join(equal)} | {np.nanmax(np.abs(got['score'] - reference['score'])):.3g} / "
-              f"{np.nanmax(np.abs(got['plane_residual'] - reference['plane_residual'])):.3g} |")
+            f"{np.mean(got['landmark_status'] == reference['landmark_status']) * 100:.2f} % | "
+            f"{', '.join(equal)} | {np.nanmax(np.abs(got['score'] - reference['score'])):.3g} / "
+            f"{np.nanmax(np.abs(got['plane_residual'] - reference['plane_residual'])):.3g} |")
     batches = sorted({int(p.name.split("_")[1].split(".")[0]) for p in folder.glob("*.hlo.pb")})
     say()
     say("Pairs per second, and the median milliseconds of a call (20 calls after 3 warm-ups):")
