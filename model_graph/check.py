@@ -103,6 +103,12 @@ def pair_output_specs(cfg: LivenessConfig) -> dict[str, tf.TensorSpec]:
     return {name: tf.TensorSpec(shape, dtype, name=name) for name, (shape, dtype) in outputs.items()}
 
 
+def fit_rows(tensor: tf.Tensor, n: tf.Tensor) -> tf.Tensor:
+    """``tensor`` cut or zero-padded along its first axis to ``n`` rows."""
+    pad = tf.zeros(tf.concat([[n], tf.shape(tensor)[1:]], 0), tensor.dtype)
+    return tf.concat([tensor, pad], 0)[:n]
+
+
 def check_in_chunks(prev: tf.Tensor, next: tf.Tensor, landmarks: tf.Tensor, cfg: LivenessConfig,
                     window_reads: str = "products", chunk: int | None = None) -> dict[str, tf.Tensor]:
     """:func:`check_pair` of ``B`` pairs, at most ``chunk`` pairs at a time in a loop, the same
@@ -117,9 +123,8 @@ def check_in_chunks(prev: tf.Tensor, next: tf.Tensor, landmarks: tf.Tensor, cfg:
     size = tf.maximum((batch + parts - 1) // parts, 1)
 
     def split(tensor: tf.Tensor) -> tf.Tensor:                     # [parts, size, ...]
-        rest = tf.shape(tensor)[1:]
-        padding = tf.zeros(tf.concat([[parts * size - batch], rest], 0), tensor.dtype)
-        return tf.reshape(tf.concat([tensor, padding], 0), tf.concat([[parts, size], rest], 0))
+        return tf.reshape(fit_rows(tensor, parts * size),
+                          tf.concat([[parts, size], tf.shape(tensor)[1:]], 0))
 
     signature = {name: tf.TensorSpec([None, *spec.shape], spec.dtype)
                  for name, spec in pair_output_specs(cfg).items()}

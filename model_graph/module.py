@@ -8,7 +8,7 @@ import tensorflow as tf
 from liveness.config import LivenessConfig
 from liveness.conventions import N_LANDMARKS
 from model_graph.aggregate import aggregate_clip
-from model_graph.check import check_in_chunks
+from model_graph.check import check_in_chunks, fit_rows
 from model_graph.farneback import farneback_levels
 from model_graph.texture import PATCH_PX, FrozenTexture
 
@@ -130,7 +130,7 @@ class LivenessCheck(tf.Module):
         inputs = [prev, next, landmarks, *(texture_inputs or ())]
         if not _one_static_batch(inputs):
             n = tf.maximum(batch, 1)
-            inputs = [_fit(t, n) for t in inputs]
+            inputs = [fit_rows(t, n) for t in inputs]
         out = self._check_pairs(*inputs[:3])
         if texture_inputs is not None:
             out.update(self._texture(*inputs[3:]))
@@ -143,15 +143,15 @@ class LivenessCheck(tf.Module):
         count = tf.shape(frames)[0]
         same = _same_batch(count, landmarks, patches, patch_context)
         n = tf.maximum(count, 2)                        # T < 2 runs on a blank pair, not valid
-        frames, landmarks = _fit(frames, n), _fit(landmarks, n)
+        frames, landmarks = fit_rows(frames, n), fit_rows(landmarks, n)
         pairs = self._check_pairs(frames[:-1], frames[1:], landmarks[:-1])
         real = tf.range(n - 1) < count - 1
         pairs = {k: _mask(k, v, same & real) for k, v in pairs.items()}
         frames_n = tf.maximum(count, 1)                 # no frame runs on one blank patch pair
-        texture = {k: v[:count] for k, v in self._texture(_fit(patches, frames_n),
-                                                           _fit(patch_context, frames_n)).items()}
+        texture = {k: v[:count] for k, v in self._texture(fit_rows(patches, frames_n),
+                                                           fit_rows(patch_context, frames_n)).items()}
         used = texture["texture_used"] & same
-        too_close = (_fit(patch_context, count) > 0) & ~texture["texture_used"] & same
+        too_close = (fit_rows(patch_context, count) > 0) & ~texture["texture_used"] & same
         clip = aggregate_clip(pairs, tf.maximum(count - 1, 0), texture["texture"], used,
                               too_close, self.cfg)
         return {**{f"pair_{k}": pairs[k] for k in ("score", "valid", "is_live", "sigma", "motion",
@@ -171,12 +171,6 @@ def _one_static_batch(tensors: list[tf.Tensor]) -> bool:
     none needs fitting; a constant of zeros would only grow the exported file)."""
     rows = {t.shape[0] for t in tensors}
     return len(rows) == 1 and None not in rows and min(rows) >= 1
-
-
-def _fit(tensor: tf.Tensor, n: tf.Tensor) -> tf.Tensor:
-    """``tensor`` cut or zero-padded along its first axis to ``n`` rows."""
-    pad = tf.zeros(tf.concat([[n], tf.shape(tensor)[1:]], 0), tensor.dtype)
-    return tf.concat([tensor, pad], 0)[:n]
 
 
 def _mask(name: str, value: tf.Tensor, keep: tf.Tensor) -> tf.Tensor:

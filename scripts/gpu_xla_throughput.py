@@ -47,13 +47,13 @@ def emit(out: Path, batches: tuple[int, ...]) -> None:
     np.savez(out / "reference.npz", **{k: v.numpy() for k, v in reference.items()})
     size = cfg.crop_size
     for variant, (tf32, chunk) in VARIANTS.items():
-        module = LivenessCheck(cfg, jit_compile=True, pair_chunk=chunk)
-        tf.config.experimental.enable_tensor_float_32_execution(tf32)
         for batch in batches:
+            module = LivenessCheck(cfg, jit_compile=True, pair_batch=batch, pair_chunk=chunk)
+            tf.config.experimental.enable_tensor_float_32_execution(tf32)    # after construction
             specs = [tf.TensorSpec([batch, size, size], tf.uint8),
                      tf.TensorSpec([batch, size, size], tf.uint8),
                      tf.TensorSpec([batch, marks.shape[1], 2], tf.float32)]
-            lowered = tf.function(module._check_pair, jit_compile=True).experimental_get_compiler_ir(*specs)
+            lowered = module.check_pair.experimental_get_compiler_ir(*specs)
             (out / f"{variant}_{batch}.hlo.pb").write_bytes(lowered(stage="hlo_serialized"))
             print(f"{variant} batch {batch}: written", flush=True)
     tf.config.experimental.enable_tensor_float_32_execution(False)
