@@ -2,7 +2,8 @@
 
 Layout written under ``DIR``::
 
-    models/liveness/<version>/   SavedModel (saved_model.pb, variables/), TF Serving's layout
+    models/liveness/<version>/   SavedModel (saved_model.pb, variables/), TF Serving's layout,
+                                 with warm-up requests (assets.extra/tf_serving_warmup_requests)
     liveness.tflite              float32, TFLITE_BUILTINS only (the same signatures, LK windows
                                  read by gathers: see ``save_for_tflite``)
     liveness_fp16.tflite         float16 optimisation requested (see docs/serving.md)
@@ -28,6 +29,7 @@ from liveness.config import LivenessConfig
 from liveness.paths import REPO_ROOT
 from model_graph.aggregate import OPINION_CODES, REASON_CODES, VERDICT_CODES
 from export.mtcnn_tflite import convert_mtcnn
+from export.serving import warmup_requests, write_warmup
 from model_graph.module import PAIR_CHUNK, LivenessCheck
 
 SIGNATURES = ("serving_default", "check_pair", "check_clip")
@@ -36,6 +38,12 @@ SIGNATURES = ("serving_default", "check_pair", "check_clip")
 TFLITE_WINDOW_READS = "gathers"
 SIGNATURE_FILE = Path(__file__).resolve().parent / "signature.json"
 MAX_CROP = 512
+#: Pair batch sizes the served SavedModel is warmed up with when TF Serving loads it (each
+#: pair signature once per size; ``check_clip`` once, at :data:`CLIP_WARMUP_FRAMES`). With
+#: ``--xla`` every size compiles then, not on a client's first request: match TF Serving's
+#: ``allowed_batch_sizes`` to them (docs/serving.md).
+WARMUP_BATCHES = (1, 8, 16, 64)
+CLIP_WARMUP_FRAMES = 2
 
 
 @dataclass(frozen=True)
@@ -53,16 +61,18 @@ class ExportResult:
 
 def export_all(out_dir: Path, cfg: LivenessConfig, version: int = 1,
                calibration: dict | None = None,
-               pair_chunk: int | None = PAIR_CHUNK) -> ExportResult:
+               pair_chunk: int | None = PAIR_CHUNK, xla: bool = False,
+               warmup_batches: tuple[int, ...] = WARMUP_BATCHES) -> ExportResult:
     """Build ``LivenessCheck(cfg)`` and write every export file under ``out_dir``.
 
     ``calibration`` (from ``liveness calibrate``) is recorded in the manifest: where the
     threshold came from. ``pair_chunk``: the SavedModel checks a larger batch that many pairs at
-    a time (``None``: every pair at once, for a GPU server; the TFLite files always do); recorded
-    in the manifest.
+    a time (``None``: every pair at once, for a GPU server; the TFLite files always do). ``xla``:
+    the SavedModel's pair signatures are compiled by XLA (:func:`save_served`). All three are
+    recorded in the manifest, with ``warmup_batches``.
 
-    Raises ``ValueError`` for a version below 1, a crop size outside 64..512 or a chunk below 1,
-    and ``OSError`` (with the path) when ``out_dir`` cannot be written.
+    Raises ``ValueError`` for a version below 1, a crop size outside 64..512, a chunk below 1 or
+    a warm-up batch below 1, and ``OSError`` (with the path) when ``out_dir`` cannot be written.
     """
     if version < 1:
         raise ValueError(f"version must be a positive integer (TF Serving's folder name), got {version}")
@@ -70,8 +80,10 @@ def export_all(out_dir: Path, cfg: LivenessConfig, version: int = 1,
         raise ValueError(f"crop size must be in 64..{MAX_CROP} px, got {cfg.crop_size}")
     out_dir = Path(out_dir)
     _check_writable(out_dir)
+    if any(batch < 1 for batch in warmup_batches):
+        raise ValueError(f"warm-up batch sizes must be at least 1, got {list(warmup_batches)}")
     saved = out_dir / "models" / "liveness" / str(version)
-    save_signatures(LivenessCheck(cfg, pair_chunk=pair_chunk), saved)
+    save_served(LivenessCheck(cfg, pair_chunk=pair_chunk, jit_compile=xla), saved, warmup_batches)
 
     tflite = out_dir / "liveness.tflite"
     tflite_fp16 = out_dir / "liveness_fp16.tflite"
@@ -91,6 +103,8 @@ def export_all(out_dir: Path, cfg: LivenessConfig, version: int = 1,
                              [tflite, tflite_fp16, tflite_pair, texture, *mtcnn_files], out_dir)
     content["calibration"] = calibration
     content["pair_chunk"] = pair_chunk
+    content["xla"] = xla
+    content["warmup_batches"] = list(warmup_batches)
     manifest.write_text(json.dumps(content, indent=1, sort_keys=True) + "\n")
     return ExportResult(saved, tflite, tflite_fp16, tflite_pair, texture, mtcnn_files, manifest)
 
@@ -103,6 +117,24 @@ def save_signatures(module: LivenessCheck, folder: Path,
                  "check_clip": module.check_clip}
     tf.saved_model.save(module, str(folder), signatures={
         key: functions[key].get_concrete_function() for key in keys})
+
+
+def save_served(module: LivenessCheck, folder: Path,
+                warmup_batches: tuple[int, ...] = WARMUP_BATCHES) -> Path:
+    """The SavedModel TF Serving loads: every signature of ``module`` and the warm-up requests
+    (``export.serving.WARMUP_FILE``) for its pair signatures at ``warmup_batches`` and for
+    ``check_clip`` at :data:`CLIP_WARMUP_FRAMES`. With ``module.jit_compile`` the pair
+    signatures carry XLA's must-compile mark: TF Serving runs them only with
+    ``--xla_cpu_compilation_enabled=true``, and a GPU build of the server not at all
+    (docs/serving.md). Returns the warm-up file."""
+    save_signatures(module, folder)
+    inputs = {name: {spec.name: spec for spec in function.input_signature}
+              for name, function in (("serving_default", module.check),
+                                     ("check_pair", module.check_pair),
+                                     ("check_clip", module.check_clip))}
+    clip = inputs.pop("check_clip")
+    return write_warmup(folder, warmup_requests(inputs, warmup_batches)
+                        + warmup_requests({"check_clip": clip}, [CLIP_WARMUP_FRAMES]))
 
 
 def save_for_tflite(cfg: LivenessConfig, folder: Path, keys: tuple[str, ...] = SIGNATURES,

@@ -156,25 +156,33 @@ def latency_rows(cfg: LivenessConfig, pairs: int, workdir: Path) -> tuple[list[t
     return median_p90(rows), sizes
 
 
+#: The throughput table's paths: the reloaded SavedModel as ``liveness export`` writes it, the
+#: same with ``--xla``, and the XLA module in this process.
+THROUGHPUT_PATHS = ("SavedModel", "SavedModel, XLA", "XLA")
+
+
 def throughput_rows(cfg: LivenessConfig, workdir: Path, batches: tuple[int, ...] = BATCHES) -> list[tuple]:
-    """``[(batch, savedmodel pairs/s, xla pairs/s)]`` at the config's crop size."""
+    """``[(batch, pairs/s of each of THROUGHPUT_PATHS)]`` at the config's crop size."""
     import tensorflow as tf
 
+    from export.exporter import save_signatures
     from model_graph.module import LivenessCheck
 
     prev, next, marks = crop_pairs(cfg, 16)
-    saved = workdir / f"saved_{cfg.crop_size}"
-    served = tf.saved_model.load(str(saved)).signatures["serving_default"]
+    served = tf.saved_model.load(str(workdir / f"saved_{cfg.crop_size}")).signatures["serving_default"]
     compiled = LivenessCheck(cfg, jit_compile=True)
+    saved_xla = workdir / f"saved_xla_{cfg.crop_size}"
+    save_signatures(compiled, saved_xla, ("check_pair",))
+    served_xla = tf.saved_model.load(str(saved_xla)).signatures["check_pair"]
     rows = []
     for batch in batches:
         pick = np.arange(batch) % len(prev)
         args = (prev[pick], next[pick], marks[pick])
-        ms = time_interleaved({"SavedModel": lambda _i: served(prev=args[0], next=args[1],
-                                                               landmarks=args[2]),
-                               "XLA": lambda _i: compiled.check_pair(*args)},
-                              1, rounds=THROUGHPUT_CALLS)
-        rows.append((batch, *(batch / (np.median(ms[path]) / 1000) for path in ("SavedModel", "XLA"))))
+        named = dict(zip(("prev", "next", "landmarks"), args))
+        ms = time_interleaved(dict(zip(THROUGHPUT_PATHS, (
+            lambda _i: served(**named), lambda _i: served_xla(**named),
+            lambda _i: compiled.check_pair(*args)))), 1, rounds=THROUGHPUT_CALLS)
+        rows.append((batch, *(batch / (np.median(ms[path]) / 1000) for path in THROUGHPUT_PATHS)))
     return rows
 
 
@@ -458,7 +466,7 @@ def targets_section(size: int, tflite_ratio: tuple[float, float], throughput: li
              row("the same against OpenCV at 1 thread (like for like; for reading, not the target)",
                  f"{tflite_ratio[1]:.1f}x", "-", None)]
     batch_one = throughput[0]
-    for column, path in ((1, "SavedModel"), (2, "XLA")):
+    for column, path in enumerate(THROUGHPUT_PATHS, 1):
         at_64 = [r[column] for r in throughput if r[0] == 64]
         if at_64:
             lines.append(row(f"{path} throughput at batch 64", f"{at_64[0]:.0f} pairs/s",
@@ -644,12 +652,17 @@ def run(out: Path, sizes: tuple[int, ...], pairs: int, command: str,
         from model_graph.module import PAIR_CHUNK
 
         lines += [f"## Throughput at crop {default_size} px (pairs per second)", "",
-                  f"Median of {THROUGHPUT_CALLS} calls per batch size, the two paths taking turns "
-                  f"(copies of the bench pairs). Both check a larger batch {PAIR_CHUNK} pairs at a "
-                  f"time (`LivenessCheck(pair_chunk=...)`).", "",
-                  "| batch | SavedModel | XLA |", "|---|---|---|"]
+                  f"Median of {THROUGHPUT_CALLS} calls per batch size, the paths taking turns "
+                  "(copies of the bench pairs): the reloaded SavedModel as `liveness export` "
+                  "writes it, the same exported with `--xla` (its pair signatures compiled by "
+                  "XLA; TF Serving runs it with `--xla_cpu_compilation_enabled=true`), and the "
+                  f"XLA module in this process. Each checks a larger batch {PAIR_CHUNK} pairs at "
+                  "a time (`LivenessCheck(pair_chunk=...)`).", "",
+                  "| batch | " + " | ".join(THROUGHPUT_PATHS) + " |",
+                  "|---" * (len(THROUGHPUT_PATHS) + 1) + "|"]
         throughput = throughput_rows(base.replace(crop_size=default_size), workdir, batches)
-        lines += [f"| {b} | {s:.0f} | {x:.0f} |" for b, s, x in throughput]
+        lines += [f"| {row[0]} | " + " | ".join(f"{rate:.0f}" for rate in row[1:]) + " |"
+                  for row in throughput]
         lines.append("")
         lines += [f"## Peak memory per path (crop {default_size} px)", "",
                   "Each path alone in a fresh Python process scoring "

@@ -192,6 +192,12 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--pair-chunk", type=int, metavar="N",
                         help="pairs the SavedModel checks at a time in a larger batch (default "
                              "16, which suits a CPU; 0: every pair at once, for a GPU server)")
+    export.add_argument("--xla", action="store_true",
+                        help="compile the SavedModel's pair signatures with XLA (faster on a CPU; "
+                             "TF Serving then needs --xla_cpu_compilation_enabled=true)")
+    export.add_argument("--warmup-batches", type=int, nargs="*", metavar="N",
+                        help="pair batch sizes TF Serving warms the model up with on load "
+                             "(default: 1 8 16 64; none when given without a value)")
 
     parity = sub.add_parser("parity", help="TensorFlow graph vs OpenCV reference -> docs/parity.md")
     parity.add_argument("--clips", type=Path, default=shared_data() / "clips",
@@ -261,8 +267,11 @@ def main(argv: list[str] | None = None) -> int:
                 if args.pair_chunk is not None and args.pair_chunk < 0:
                     raise ValueError(f"--pair-chunk must be 0 (every pair at once) or a count of "
                                      f"pairs, got {args.pair_chunk}")
-                chunk = {} if args.pair_chunk is None else {"pair_chunk": args.pair_chunk or None}
-                result = export_all(args.out, cfg, args.version, calibration=calibration, **chunk)
+                options = {} if args.pair_chunk is None else {"pair_chunk": args.pair_chunk or None}
+                if args.warmup_batches is not None:
+                    options["warmup_batches"] = tuple(args.warmup_batches)
+                result = export_all(args.out, cfg, args.version, calibration=calibration,
+                                    xla=args.xla, **options)
             for path in (result.saved_model, result.tflite, result.tflite_fp16, result.texture,
                          *result.mtcnn, result.manifest):
                 print(f"wrote {path}")

@@ -48,6 +48,10 @@ class LivenessCheck(tf.Module):
     Inside the graph (where TFLite cannot raise) a call whose inputs do not share one batch size
     gives no valid pair and no used texture; the Python call raises ``ValueError`` first.
 
+    ``jit_compile``: ``check`` and ``check_pair`` are compiled by XLA (``check_clip`` never is: a
+    clip's length changes from call to call, and XLA compiles every new input shape anew, 6-10 s
+    each on this project's 2-core CPU; a server pins pair batches to a few sizes instead).
+
     ``pair_batch`` fixes ``B`` in ``check`` and ``check_pair`` (None: any); a batch of 1 is what
     a device scoring one pair per frame runs (``liveness_pair.tflite``). ``window_reads``: how LK
     reads its windows (``model_graph.lucas_kanade.WINDOW_READS``), ``"gathers"`` for a module
@@ -76,6 +80,7 @@ class LivenessCheck(tf.Module):
                              f"than one level; the graph supports patches below "
                              f"{int(32 / cfg.fb_pyr_scale)} px")
         self.cfg, self.window_reads, self.pair_chunk = cfg, window_reads, pair_chunk
+        self.jit_compile = jit_compile
         self._texture_networks = FrozenTexture()
         size = cfg.crop_size
 
@@ -91,8 +96,7 @@ class LivenessCheck(tf.Module):
         self.check_pair = tf.function(self._check_pair, input_signature=signature[:3],
                                       jit_compile=jit_compile)
         clip_signature = [tf.TensorSpec([None, size, size], tf.uint8, name="frames"), *specs(None)[2:]]
-        self.check_clip = tf.function(self._check_clip, input_signature=clip_signature,
-                                      jit_compile=jit_compile)
+        self.check_clip = tf.function(self._check_clip, input_signature=clip_signature)
 
     def __call__(self, prev, next, landmarks, patches=None, patch_context=None) -> dict[str, tf.Tensor]:
         """Validate the inputs (``ValueError``/``TypeError`` naming what came) and run ``check``.

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from export.exporter import SIGNATURE_FILE, convert, export_all, save_for_tflite, signature_contract
+from export.exporter import (CLIP_WARMUP_FRAMES, SIGNATURE_FILE, WARMUP_BATCHES, convert,
+                             export_all, save_for_tflite, save_served, signature_contract)
+from export.serving import WARMUP_FILE, predict_grpc, read_warmup
 from export.golden import LANDMARK_STEP, TOLERANCES, golden_inputs, histogram_tolerance, load_golden
 from liveness.cli import main
 from liveness.clip import aggregate
@@ -42,7 +44,10 @@ def test_manifest_records_config_versions_and_hashes(exported):
     manifest = json.loads(exported.manifest.read_text())
     assert manifest["config"] == CFG.to_dict() and manifest["preset"] == "default"
     assert manifest["tensorflow"] == tf.__version__ and manifest["crop_size"] == 160
-    assert manifest["pair_chunk"] == PAIR_CHUNK
+    assert manifest["pair_chunk"] == PAIR_CHUNK and manifest["xla"] is False
+    assert manifest["warmup_batches"] == list(WARMUP_BATCHES)
+    assert str(WARMUP_FILE) in {str(Path(name).relative_to("models/liveness/3"))
+                                for name in manifest["files"] if name.startswith("models/")}
     assert manifest["verdict_codes"] == VERDICT_CODES and manifest["reason_codes"] == REASON_CODES
     out_dir = exported.manifest.parent
     assert {"liveness.tflite", "liveness_fp16.tflite", "liveness_pair.tflite",
@@ -96,6 +101,47 @@ def test_eager_savedmodel_and_tflite_give_the_same_numbers(exported, golden):
         assert_same_pair(lite, expected, f"TFLite {i}")
         # The SavedModel runs the graph it was saved from: the issue's 1e-4 px holds.
         np.testing.assert_allclose(reloaded["landmark_flow"][i], expected["landmark_flow"], atol=1e-4)
+
+
+def test_warmup_requests_replay_through_the_served_model(exported):
+    """TF Serving replays the warm-up file on load: every pair signature at every warm-up batch
+    size, check_clip once; each request must run and give blank pairs no evidence."""
+    served = tf.saved_model.load(str(exported.saved_model)).signatures
+    logs = read_warmup(exported.saved_model / WARMUP_FILE)
+    seen = []
+    for log in logs:
+        request = log.predict_log.request
+        name = request.model_spec.signature_name
+        batch = request.inputs["landmarks"].tensor_shape.dim[0].size
+        seen.append((name, batch))
+        response = predict_grpc(served[name], request)
+        flags = "pair_valid" if name == "check_clip" else "valid"
+        assert not tf.make_ndarray(response.outputs[flags]).any(), (name, batch)
+        if name != "check_clip":
+            assert tf.make_ndarray(response.outputs["score"]).shape == (batch,)
+    assert sorted(seen) == sorted([(name, b) for b in WARMUP_BATCHES
+                                   for name in ("serving_default", "check_pair")]
+                                  + [("check_clip", CLIP_WARMUP_FRAMES)])
+
+
+def test_xla_export_compiles_the_pair_signatures_alone(golden, tmp_path):
+    """``liveness export --xla``: the pair signatures carry XLA's must-compile mark, check_clip
+    does not (each clip length would compile anew), and the served numbers stay within the
+    runtimes' stated bounds of the plain graph's."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    _index, inputs = golden
+    save_served(LivenessCheck(CFG, jit_compile=True), tmp_path, (len(inputs["prev"]),))
+    saved = saved_model_pb2.SavedModel.FromString((tmp_path / "saved_model.pb").read_bytes())
+    marked = {f.signature.name.rsplit("_", 1)[0] for f in
+              saved.meta_graphs[0].graph_def.library.function if f.attr["_XlaMustCompile"].b}
+    assert marked == {"__inference__check", "__inference__check_pair"}
+    served = tf.saved_model.load(str(tmp_path)).signatures["serving_default"]
+    compiled = {k: v.numpy() for k, v in served(**inputs).items()}
+    traced = {k: v.numpy() for k, v in LivenessCheck(CFG)(**inputs).items()}
+    for i in range(len(inputs["prev"])):
+        assert_same_pair({k: v[i] for k, v in compiled.items()},
+                         {k: v[i] for k, v in traced.items()}, f"XLA SavedModel {i}")
 
 
 def test_float16_file_agrees_on_verdicts(exported, golden):
@@ -239,3 +285,5 @@ def test_bad_export_arguments(tmp_path, capsys):
     assert "--pair-chunk must be 0 (every pair at once)" in capsys.readouterr().err
     with pytest.raises(ValueError, match="pair chunk must be at least 1"):
         export_all(tmp_path / "z", CFG, pair_chunk=0)
+    assert main(["export", "--out", str(tmp_path / "w"), "--warmup-batches", "8", "0"]) == 2
+    assert "warm-up batch sizes must be at least 1, got [8, 0]" in capsys.readouterr().err
