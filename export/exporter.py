@@ -78,10 +78,10 @@ def export_all(out_dir: Path, cfg: LivenessConfig, version: int = 1,
         raise ValueError(f"version must be a positive integer (TF Serving's folder name), got {version}")
     if not 64 <= cfg.crop_size <= MAX_CROP:
         raise ValueError(f"crop size must be in 64..{MAX_CROP} px, got {cfg.crop_size}")
-    out_dir = Path(out_dir)
-    _check_writable(out_dir)
     if any(batch < 1 for batch in warmup_batches):
         raise ValueError(f"warm-up batch sizes must be at least 1, got {list(warmup_batches)}")
+    out_dir = Path(out_dir)
+    _check_writable(out_dir)
     saved = out_dir / "models" / "liveness" / str(version)
     save_served(LivenessCheck(cfg, pair_chunk=pair_chunk, jit_compile=xla), saved, warmup_batches)
 
@@ -111,12 +111,16 @@ def export_all(out_dir: Path, cfg: LivenessConfig, version: int = 1,
 
 def save_signatures(module: LivenessCheck, folder: Path,
                     keys: tuple[str, ...] = SIGNATURES) -> None:
-    """``module`` as a SavedModel with the signatures ``keys`` (of :data:`SIGNATURES`;
-    ``serving_default`` is ``check``)."""
-    functions = {"serving_default": module.check, "check_pair": module.check_pair,
-                 "check_clip": module.check_clip}
+    """``module`` as a SavedModel with the signatures ``keys`` (of :data:`SIGNATURES`)."""
+    functions = signature_functions(module)
     tf.saved_model.save(module, str(folder), signatures={
         key: functions[key].get_concrete_function() for key in keys})
+
+
+def signature_functions(module: LivenessCheck) -> dict[str, tf.types.experimental.PolymorphicFunction]:
+    """``{key: function}`` for each of :data:`SIGNATURES` (``serving_default`` is ``check``)."""
+    return {"serving_default": module.check, "check_pair": module.check_pair,
+            "check_clip": module.check_clip}
 
 
 def save_served(module: LivenessCheck, folder: Path,
@@ -128,13 +132,11 @@ def save_served(module: LivenessCheck, folder: Path,
     ``--xla_cpu_compilation_enabled=true``, and a GPU build of the server not at all
     (docs/serving.md). Returns the warm-up file."""
     save_signatures(module, folder)
-    inputs = {name: {spec.name: spec for spec in function.input_signature}
-              for name, function in (("serving_default", module.check),
-                                     ("check_pair", module.check_pair),
-                                     ("check_clip", module.check_clip))}
-    clip = inputs.pop("check_clip")
+    inputs = {key: {spec.name: spec for spec in function.input_signature}
+              for key, function in signature_functions(module).items()}
+    clip = {"check_clip": inputs.pop("check_clip")}
     return write_warmup(folder, warmup_requests(inputs, warmup_batches)
-                        + warmup_requests({"check_clip": clip}, [CLIP_WARMUP_FRAMES]))
+                        + warmup_requests(clip, [CLIP_WARMUP_FRAMES]))
 
 
 def save_for_tflite(cfg: LivenessConfig, folder: Path, keys: tuple[str, ...] = SIGNATURES,
