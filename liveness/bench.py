@@ -561,7 +561,8 @@ TRIED = """## Why the misses, and what was tried
   strips every 6th column: its cost is the bytes it writes; the Gauss-Jordan solves of the
   plane test unrolled — motion evidence 113 instead of 139 µs, for 22 KB more file; with
   one-hot vectors carried through the loop and a float pivot guard — 0.122 against 0.129 ms
-  (noise).
+  (noise); XNNPACK's latest features (`experimental_default_delegate_latest_features`) — 1.00x
+  the time, the same outputs bit for bit (an ad-hoc A/B of `liveness_pair.tflite`).
 - **Batching** helps the SavedModel and XLA, but less than the 400 pairs/s target asks (the
   throughput table). Measured as `tf.function`s at batch 64 (ad-hoc runs, two rounds ago), per
   pair: XLA 3.4 ms for the whole check, 1.9 ms with no Newton steps, the strip tables 0.06 ms,
@@ -577,7 +578,16 @@ TRIED = """## Why the misses, and what was tried
   at once and in full float32, it scored 16,500 pairs/s at batch 64 and 39,400 at batch 4096,
   and in chunks of 16 only 6,100-7,500 ([gpu.md](gpu.md), `scripts/gpu_xla_throughput.py`;
   compiled by jaxlib's XLA, since that machine had no TensorFlow): a GPU server's export takes
-  `--pair-chunk 0`.
+  `--pair-chunk 0`. A CPU server can have XLA's speed from a SavedModel: `liveness export --xla`
+  compiles its pair signatures (the table's middle column; TF Serving needs
+  `--xla_cpu_compilation_enabled=true` and fixed batch sizes, serving.md). Neither runtime leaves
+  the second core idle at batch 64 (process CPU time 1.85-1.89x the wall time, ad-hoc), and two
+  chunks in flight gave plain TensorFlow nothing that outlasted the machine's noise (both
+  medians 144 pairs/s in separate processes taking turns; decisions.md). The 400 pairs/s are a
+  figure of one machine's speed, and this shared machine's speed moves: in this round's first
+  run of the command every path took 1.4-1.9x its time of the round before (OpenCV's pair check
+  2.54 against 1.68 ms, TFLite 4.87 against 3.38, XLA 216 against 412 pairs/s at batch 64), while
+  the ratios between paths held.
 - **The motion cue doubles LK**: the forward-backward filter tracks every point back (SPEC §4b);
   the backward templates cannot be shared with the forward ones (they are windows of the other
   frame at other points).
