@@ -561,8 +561,11 @@ TRIED = """## Why the misses, and what was tried
   strips every 6th column: its cost is the bytes it writes; the Gauss-Jordan solves of the
   plane test unrolled — motion evidence 113 instead of 139 µs, for 22 KB more file; with
   one-hot vectors carried through the loop and a float pivot guard — 0.122 against 0.129 ms
-  (noise); XNNPACK's latest features (`experimental_default_delegate_latest_features`) — 1.00x
-  the time, the same outputs bit for bit (an ad-hoc A/B of `liveness_pair.tflite`).
+  (noise); the 8x8 solves by blocks (the u and v rows share one 3x3 block: its inverse by
+  cofactors and a 2x2 Schur complement, no loop; as accurate against float64) — the plane
+  residual part 0.92x (21 µs), the one-pair file 1.00x and 12 KB larger; XNNPACK's latest
+  features (`experimental_default_delegate_latest_features`) — 1.00x the time, the same outputs
+  bit for bit (ad-hoc A/B runs of converted files, this round).
 - **Batching** helps the SavedModel and XLA, but less than the 400 pairs/s target asks (the
   throughput table). Measured as `tf.function`s at batch 64 (ad-hoc runs, two rounds ago), per
   pair: XLA 3.4 ms for the whole check, 1.9 ms with no Newton steps, the strip tables 0.06 ms,
