@@ -127,8 +127,8 @@ def save_served(module: LivenessCheck, folder: Path,
                 warmup_batches: tuple[int, ...] = WARMUP_BATCHES) -> Path:
     """The SavedModel TF Serving loads: every signature of ``module`` and the warm-up requests
     (``export.serving.WARMUP_FILE``) for its pair signatures at ``warmup_batches`` and for
-    ``check_clip`` at :data:`CLIP_WARMUP_FRAMES`. With ``module.jit_compile`` the pair
-    signatures carry XLA's must-compile mark: TF Serving runs them only with
+    ``check_clip`` at :data:`CLIP_WARMUP_FRAMES`. From ``LivenessCheck(jit_compile=True)`` the
+    pair signatures carry XLA's must-compile mark: TF Serving runs them only with
     ``--xla_cpu_compilation_enabled=true``, and a GPU build of the server not at all
     (docs/serving.md). Returns the warm-up file."""
     save_signatures(module, folder)

@@ -80,7 +80,6 @@ class LivenessCheck(tf.Module):
                              f"than one level; the graph supports patches below "
                              f"{int(32 / cfg.fb_pyr_scale)} px")
         self.cfg, self.window_reads, self.pair_chunk = cfg, window_reads, pair_chunk
-        self.jit_compile = jit_compile
         self._texture_networks = FrozenTexture()
         size = cfg.crop_size
 
