@@ -328,6 +328,15 @@ def _track_level(windows: _Windows, projection: tf.Tensor, offset: tf.Tensor, us
     return position + half, lost
 
 
+def step_schedule(levels: int, iterations: int) -> np.ndarray:
+    """Newton steps ``[levels + 1]`` int32 at levels ``0 .. levels``: :data:`STEPS_FINEST`,
+    :data:`STEPS_BETWEEN` at each level between, :data:`STEPS_COARSEST`, none above
+    ``iterations`` (OpenCV's count, taken as 0..100)."""
+    iterations = min(max(iterations, 0), 100)
+    return np.array([STEPS_FINEST] + [STEPS_BETWEEN] * (levels - 1)
+                    + [STEPS_COARSEST] * (levels > 0), np.int32).clip(max=iterations)
+
+
 def track(pyramid: StripPyramid, source: tf.Tensor, target: tf.Tensor, points: tf.Tensor, *,
           iterations: int, epsilon: float, min_eigenvalue: float,
           window_reads: str = "products") -> tuple[tf.Tensor, tf.Tensor]:
@@ -344,10 +353,8 @@ def track(pyramid: StripPyramid, source: tf.Tensor, target: tf.Tensor, points: t
                       for i in (source, target))
     flat = tf.reshape(points, [-1, 2, 1])
     epsilon2 = float(min(max(epsilon, 0.0), 10.0)) ** 2
-    iterations = min(max(iterations, 0), 100)
     levels = pyramid.levels
-    steps = np.array([STEPS_FINEST] + [STEPS_BETWEEN] * (levels - 1)
-                     + [STEPS_COARSEST] * (levels > 0), np.int32).clip(max=iterations)
+    steps = step_schedule(levels, iterations)
     scales = np.array([1.0 / (1 << l) for l in range(levels + 1)], np.float32)
 
     def level_step(level, centre, *_):

@@ -41,3 +41,36 @@ def test_bench_command_writes_every_table(tmp_path, capsys):
                    "| TFLite float32, one pair per call (liveness_pair.tflite) |",
                    "| TFLite float32, liveness.tflite's check_pair (every signature in one file) |"):
         assert needle in page, needle
+
+
+def test_xla_profile_counts_each_op_its_own_time(tmp_path):
+    """``scripts/xla_profile.py`` on a made-up trace: a loop's time less its body's ops, events
+    that are not XLA ops neither counted nor subtracted."""
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    from tests.test_texture import load_script
+
+    space = xplane_pb2.XSpace()
+    plane = space.planes.add(name="/host:CPU")
+    plane.stat_metadata[1].name = "hlo_op"
+    for i, name in enumerate(("while.1", "dot.2", "fusion.3", "ThunkExecutor::Execute"), 1):
+        plane.event_metadata[i].name = name
+    line = plane.lines.add()
+    for meta, start_us, duration_us in ((1, 0, 100), (2, 10, 30), (2, 50, 30), (3, 200, 5),
+                                        (4, 0, 1000)):
+        event = line.events.add(metadata_id=meta, offset_ps=start_us * 10 ** 6,
+                                duration_ps=duration_us * 10 ** 6)
+        if meta != 4:
+            event.stats.add(metadata_id=1)
+    (tmp_path / "host.xplane.pb").write_bytes(space.SerializeToString())
+    total, runs = load_script("xla_profile").op_times(tmp_path)
+    assert dict(total) == {"while.1": 40.0, "dot.2": 60.0, "fusion.3": 5.0}
+    assert dict(runs) == {"while.1": 1, "dot.2": 2, "fusion.3": 1}
+
+
+def test_xla_profile_names_the_tensorflow_op_of_each_hlo_op():
+    from tests.test_texture import load_script
+
+    hlo = ('  %MatMul.43 = f32[1872,18,17]{2,1,0} dot(%a, %b), metadata={op_type="BatchMatMulV2" '
+           'op_name="map/while/MatMul" source_file="x.py"}\n  ROOT %t = (f32[]) tuple(%c)\n')
+    assert load_script("xla_profile").tf_ops(hlo) == {"MatMul.43": "BatchMatMulV2 map/while/MatMul"}
