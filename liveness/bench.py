@@ -462,9 +462,9 @@ def targets_section(size: int, tflite_ratio: tuple[float, float], throughput: li
              "|---|---|---|---|",
              row(f"pair check without texture, TFLite float32, 1 thread, crop {size}, vs OpenCV "
                  "(no TensorFlow in the process)",
-                 f"{tflite_ratio[0]:.1f}x", "<= 2x", tflite_ratio[0] <= 2.0),
+                 f"{tflite_ratio[0]:.2f}x", "<= 2x", tflite_ratio[0] <= 2.0),
              row("the same against OpenCV at 1 thread (like for like; for reading, not the target)",
-                 f"{tflite_ratio[1]:.1f}x", "-", None)]
+                 f"{tflite_ratio[1]:.2f}x", "-", None)]
     batch_one = throughput[0]
     for column, path in enumerate(THROUGHPUT_PATHS, 1):
         at_64 = [r[column] for r in throughput if r[0] == 64]
@@ -567,30 +567,43 @@ TRIED = """## Why the misses, and what was tried
   features (`experimental_default_delegate_latest_features`) — 1.00x the time, the same outputs
   bit for bit (ad-hoc A/B runs of converted files, this round).
 - **Batching** helps the SavedModel and XLA, but less than the 400 pairs/s target asks (the
-  throughput table). Measured as `tf.function`s at batch 64 (ad-hoc runs, two rounds ago), per
-  pair: XLA 3.4 ms for the whole check, 1.9 ms with no Newton steps, the strip tables 0.06 ms,
-  Farneback 0.43 ms. The steps are 7,488 small per-point products a step at batch 64, which
-  neither runtime runs near its peak; plain TensorFlow runs each elementwise op as a pass over
-  memory (at batch 64 its profile is multiplies, strided slices, subtractions and additions, then
-  the batched products and gathers). This round's changes left plain TensorFlow where it was
-  (1.00x the time at batch 1 and 64) and XLA at 0.94x (batch 1) and 0.97x (batch 64)
-  (in-process A/B runs of `LivenessCheck`s at the start and the end of the round, taking turns).
-  Then large batches went in chunks of 16 pairs (`check_in_chunks`): the strip tables of 64
-  pairs outgrow the cache; at batch 64 XLA went from 300-355 to 419-430 pairs/s and the reloaded
-  SavedModel from 256-274 to 304-317 (one module per process, taking turns; decisions.md). On a GPU the same XLA graph is another matter: on an H100, every pair
-  at once and in full float32, it scored 16,500 pairs/s at batch 64 and 39,400 at batch 4096,
-  and in chunks of 16 only 6,100-7,500 ([gpu.md](gpu.md), `scripts/gpu_xla_throughput.py`;
-  compiled by jaxlib's XLA, since that machine had no TensorFlow): a GPU server's export takes
-  `--pair-chunk 0`. A CPU server can have XLA's speed from a SavedModel: `liveness export --xla`
-  compiles its pair signatures (the table's middle column; TF Serving needs
-  `--xla_cpu_compilation_enabled=true` and fixed batch sizes, serving.md). Neither runtime leaves
-  the second core idle at batch 64 (process CPU time 1.85-1.89x the wall time, ad-hoc), and two
-  chunks in flight gave plain TensorFlow nothing that outlasted the machine's noise (both
-  medians 144 pairs/s in separate processes taking turns; decisions.md). The 400 pairs/s are a
-  figure of one machine's speed, and this shared machine's speed moves: in this round's first
-  run of the command every path took 1.4-1.9x its time of the round before (OpenCV's pair check
-  2.54 against 1.68 ms, TFLite 4.87 against 3.38, XLA 216 against 412 pairs/s at batch 64), while
-  the ratios between paths held.
+  throughput table). XLA's own trace of the exported graph at batch 64
+  (`python scripts/xla_profile.py`, two runs this round at 221 and 244 pairs/s; a third at 152
+  gave the same shares within 2 points), per pair: the work done once per pyramid level and
+  direction — the windows of `prev`, their Scharr derivatives and the projection — 2.09-2.24 ms
+  (47-48 % of the ops' time), the Newton steps 1.18-1.32 ms (27-28 %), the rest (pyramids, strip
+  table, Farneback, motion evidence, histograms) 1.05-1.17 ms (24-25 %). Under XLA a level's
+  set-up costs about 6 Newton steps (in TFLite at one pair about 3); its largest op is the fusion
+  that stacks the two derivatives (0.59-0.62 ms a pair, 13-14 %), then their squares for the
+  gradient matrix (0.33-0.36 ms), and in the steps the shift products (0.45-0.49 ms). Tried this
+  round, not kept: the gradient matrix and the offset as batched products (0.97x at 16 pairs, one
+  A/B run: within the noise); both Scharr products as one, the derivatives combined without a
+  stack and masked by a product of the two axes' masks (0.95-0.97x at batch 64, four A/B runs,
+  the order swapped in two); XLA's CPU flags `--xla_cpu_use_thunk_runtime=false` and
+  `--xla_cpu_enable_fast_math=true` (177-241 and 209-225 pairs/s against 197-253 with neither,
+  two runs each in separate processes: no gain beyond the machine's noise). The steps are 7,488
+  small per-point products a step at batch 64, which neither runtime runs near its peak; plain
+  TensorFlow runs each elementwise op as a pass over memory (at batch 64 its profile is
+  multiplies, strided slices, subtractions and additions, then the batched products and gathers).
+  This round's changes left plain TensorFlow where it was (1.00x the time at batch 1 and 64) and
+  XLA at 0.94x (batch 1) and 0.97x (batch 64) (in-process A/B runs of `LivenessCheck`s at the
+  start and the end of the round, taking turns). Then large batches went in chunks of 16 pairs
+  (`check_in_chunks`): the strip tables of 64 pairs outgrow the cache; at batch 64 XLA went from
+  300-355 to 419-430 pairs/s and the reloaded SavedModel from 256-274 to 304-317 (one module per
+  process, taking turns; decisions.md). On a GPU the same XLA graph is another matter: on an
+  H100, every pair at once and in full float32, it scored 16,500 pairs/s at batch 64 and 39,400
+  at batch 4096, and in chunks of 16 only 6,100-7,500 ([gpu.md](gpu.md),
+  `scripts/gpu_xla_throughput.py`; compiled by jaxlib's XLA, since that machine had no
+  TensorFlow): a GPU server's export takes `--pair-chunk 0`. A CPU server can have XLA's speed
+  from a SavedModel: `liveness export --xla` compiles its pair signatures (the table's middle
+  column; TF Serving needs `--xla_cpu_compilation_enabled=true` and fixed batch sizes,
+  serving.md). Neither runtime leaves the second core idle at batch 64 (process CPU time
+  1.85-1.89x the wall time, ad-hoc), and two chunks in flight gave plain TensorFlow nothing that
+  outlasted the machine's noise (both medians 144 pairs/s in separate processes taking turns;
+  decisions.md). The 400 pairs/s are a figure of one machine's speed, and this shared machine's
+  speed moves: in this round's first run of the command every path took 1.4-1.9x its time of the
+  round before (OpenCV's pair check 2.54 against 1.68 ms, TFLite 4.87 against 3.38, XLA 216
+  against 412 pairs/s at batch 64), while the ratios between paths held.
 - **The motion cue doubles LK**: the forward-backward filter tracks every point back (SPEC §4b);
   the backward templates cannot be shared with the forward ones (they are windows of the other
   frame at other points).
