@@ -76,6 +76,8 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=3)
     parser.add_argument("--top", type=int, default=12)
     args = parser.parse_args()
+    if min(args.batch, args.calls, args.top) < 1:
+        parser.error("--batch, --calls and --top must be at least 1")
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {TRACE_FLAG}"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import tensorflow as tf
@@ -119,7 +121,7 @@ def main() -> None:
     for name, us in total.items():
         grouped[groups.get(runs[name] // args.calls, "the rest")] += us
     print(f"batch {args.batch} in chunks of {PAIR_CHUNK}: {1000 * wall / args.batch:.3f} ms a "
-          f"pair wall ({args.batch / wall:.0f} pairs/s), compiled ops "
+          f"pair wall while traced ({args.batch / wall:.0f} pairs/s), compiled ops "
           f"{ms_a_pair(sum(total.values())):.3f} ms a pair")
     print("\n| ops | ms a pair | share |\n|---|---|---|")
     whole = sum(total.values())
