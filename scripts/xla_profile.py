@@ -85,7 +85,7 @@ def main() -> None:
     from liveness.bench import crop_pairs
     from liveness.config import preset
     from model_graph.lucas_kanade import step_schedule
-    from model_graph.module import PAIR_CHUNK, LivenessCheck
+    from model_graph.module import LivenessCheck
     from model_graph.pyramid import lk_levels
 
     cfg = preset("default")
@@ -107,12 +107,13 @@ def main() -> None:
         raise SystemExit("the trace holds no XLA ops (did XLA_FLAGS reach XLA?)")
     names = tf_ops(module.check_pair.experimental_get_compiler_ir(*inputs)(stage="optimized_hlo"))
 
-    chunks = -(-args.batch // PAIR_CHUNK) if PAIR_CHUNK else 1
-    levels = lk_levels(cfg.crop_size, cfg.lk_window, cfg.lk_max_level) + 1
-    steps = int(step_schedule(levels - 1, cfg.lk_iterations).sum())
+    chunk = module.pair_chunk                # check_in_chunks: ceil(batch / chunk) parts
+    chunks = -(-args.batch // chunk)
+    top_level = lk_levels(cfg.crop_size, cfg.lk_window, cfg.lk_max_level)
+    steps = int(step_schedule(top_level, cfg.lk_iterations).sum())
     groups = {chunks * 2 * steps: f"per Newton step ({2 * steps} a chunk, both directions)",
-              chunks * 2 * levels: f"per level and direction ({2 * levels} a chunk): windows of "
-                                   "prev, derivatives, projection"}
+              chunks * 2 * (top_level + 1): f"per level and direction ({2 * (top_level + 1)} a "
+                                            "chunk): windows of prev, derivatives, projection"}
 
     def ms_a_pair(us: float) -> float:
         return us / 1000 / (args.calls * args.batch)
@@ -120,11 +121,11 @@ def main() -> None:
     grouped = collections.Counter()
     for name, us in total.items():
         grouped[groups.get(runs[name] // args.calls, "the rest")] += us
-    print(f"batch {args.batch} in chunks of {PAIR_CHUNK}: {1000 * wall / args.batch:.3f} ms a "
-          f"pair wall while traced ({args.batch / wall:.0f} pairs/s), compiled ops "
-          f"{ms_a_pair(sum(total.values())):.3f} ms a pair")
-    print("\n| ops | ms a pair | share |\n|---|---|---|")
     whole = sum(total.values())
+    print(f"batch {args.batch} in chunks of {chunk}: {1000 * wall / args.batch:.3f} ms a "
+          f"pair wall while traced ({args.batch / wall:.0f} pairs/s), compiled ops "
+          f"{ms_a_pair(whole):.3f} ms a pair")
+    print("\n| ops | ms a pair | share |\n|---|---|---|")
     for group, us in grouped.most_common():
         print(f"| {group} | {ms_a_pair(us):.3f} | {us / whole:.0%} |")
     print("\n| op | runs a call | ms a pair | TensorFlow op |\n|---|---|---|---|")
