@@ -229,10 +229,10 @@ def _scharr_matrices(window: int) -> tuple[np.ndarray, np.ndarray]:
     return difference, smoothing
 
 
-def _template(windows: _Windows, corner_f: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+def _template(windows: _Windows, corner_f: tf.Tensor
+              ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
     """The window of ``prev`` at float top-left ``corner_f [M, 2, 1]``: ``(integer corner,
-    intensity [M, 1, K*K], derivatives (Ix, Iy) [M, 2, K*K])``, flattened in the layout of
-    ``windows``.
+    intensity, Ix, Iy)``, each window ``[M, 1, K*K]`` flattened in the layout of ``windows``.
 
     The ring (the window plus one pixel around it) is interpolated at the sub-pixel offset
     first; the 3x3 Scharr derivatives of the interpolated ring are then OpenCV's interpolated
@@ -258,17 +258,18 @@ def _template(windows: _Windows, corner_f: tf.Tensor) -> tuple[tf.Tensor, tf.Ten
     size = windows.size
     inside = (_inside(corner[:, 0:1] + x_pixels, size[:, 0:1])
               * _inside(corner[:, 1:2] + y_pixels, size[:, 1:2]))                # [M, K, K]
-    grads = tf.reshape(tf.stack([ix * inside, iy * inside], 1), [-1, 2, k * k])
-    return corner, tf.reshape(ring[:, 1:-1, 1:-1], [-1, 1, k * k]), grads
+    flat = [-1, 1, k * k]
+    return (corner, tf.reshape(ring[:, 1:-1, 1:-1], flat), tf.reshape(ix * inside, flat),
+            tf.reshape(iy * inside, flat))
 
 
-def _projection(grads: tf.Tensor, window: int, min_eigenvalue: float) -> tuple[tf.Tensor, tf.Tensor]:
-    """``P [M, 2, K*K]`` with ``step (dx, dy) = P @ (next window - prev window)``, and ``[M, 1, 1]``
-    1.0 where the gradient matrix passes OpenCV's eigenvalue and determinant tests."""
-    ix, iy = grads[:, 0:1], grads[:, 1:2]                                       # [M, 1, K*K]
-    squares = tf.reduce_sum(grads * grads, -1, keepdims=True) * FLT_SCALE       # [M, 2, 1]
-    a11, a22 = squares[:, 0:1], squares[:, 1:2]                                 # [M, 1, 1]
-    a12 = tf.reduce_sum(ix * iy, -1, keepdims=True) * FLT_SCALE
+def _projection(ix: tf.Tensor, iy: tf.Tensor, window: int,
+                min_eigenvalue: float) -> tuple[tf.Tensor, tf.Tensor]:
+    """``P [M, 2, K*K]`` with ``step (dx, dy) = P @ (next window - prev window)`` from the
+    derivatives ``ix``, ``iy`` ``[M, 1, K*K]``, and ``[M, 1, 1]`` 1.0 where the gradient matrix
+    passes OpenCV's eigenvalue and determinant tests."""
+    a11, a22, a12 = (tf.reduce_sum(a * b, -1, keepdims=True) * FLT_SCALE
+                     for a, b in ((ix, ix), (iy, iy), (ix, iy)))                # [M, 1, 1]
     det = a11 * a22 - a12 * a12
     min_eig = (a22 + a11 - tf.sqrt((a11 - a22) ** 2 + 4.0 * a12 * a12)) / (2.0 * window * window)
     usable = (1.0 - _below(min_eig, min_eigenvalue)) * (1.0 - _below(det, FLT_EPSILON))
@@ -284,8 +285,8 @@ def _template_at(windows: _Windows, points: tf.Tensor, scale: tf.Tensor,
     its pixels per level-0 pixel): ``(projection [M, 2, K*K], offset [M, 2, 1], usable [M, 1,
     1])``; the step of a window of ``next`` is ``projection @ window - offset``."""
     k = windows.window
-    corner, template, grads = _template(windows, points * scale - (k - 1) * 0.5)
-    projection, usable = _projection(grads, k, min_eigenvalue)
+    corner, template, ix, iy = _template(windows, points * scale - (k - 1) * 0.5)
+    projection, usable = _projection(ix, iy, k, min_eigenvalue)
     usable = usable * windows.in_bounds(corner)
     return projection, tf.reduce_sum(projection * template, -1, keepdims=True), usable
 
