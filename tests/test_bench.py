@@ -74,3 +74,23 @@ def test_xla_profile_names_the_tensorflow_op_of_each_hlo_op():
     hlo = ('  %MatMul.43 = f32[1872,18,17]{2,1,0} dot(%a, %b), metadata={op_type="BatchMatMulV2" '
            'op_name="map/while/MatMul" source_file="x.py"}\n  ROOT %t = (f32[]) tuple(%c)\n')
     assert load_script("xla_profile").tf_ops(hlo) == {"MatMul.43": "BatchMatMulV2 map/while/MatMul"}
+
+
+def test_pair_ab_reports_ratios_and_output_gaps():
+    """``scripts/pair_ab.py``: medians as multiples of OpenCV's and the first revision's, and the
+    outputs that differ from the first revision's (equal ones left out)."""
+    import numpy as np
+
+    from tests.test_texture import load_script
+
+    ab = load_script("pair_ab")
+    lines = ab.report({"OpenCV reference": 2.0, "a": 4.0, "b": 3.0},
+                      {"OpenCV reference": 2.5, "a": 5.0, "b": 3.5}, ["a", "b"])
+    assert lines[2:] == ["| OpenCV reference | 2.000 | 2.500 | 1.000 | 0.500 |",
+                         "| a | 4.000 | 5.000 | 2.000 | 1.000 |",
+                         "| b | 3.000 | 3.500 | 1.500 | 0.750 |"]
+    first = [{"flow": np.array([1.0, 2.0]), "valid": np.array(True)}] * 2
+    other = [{"flow": np.array([1.0, 2.5]), "valid": np.array(True)},
+             {"flow": np.array([1.0, 2.0]), "valid": np.array(True)}]
+    assert ab.output_gaps(first, other) == {"flow": 0.5}
+    assert ab.output_gaps(first, first) == {}
