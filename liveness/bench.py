@@ -535,7 +535,10 @@ TRIED = """## Why the misses, and what was tried
   0.2-0.4). Between the one-pair files at the start and the end of this round: 4.18 -> 3.24 ms
   (0.78x, one 8-round A/B run); on the 20 bench pairs every flag the same, the landmark flow
   within 3.7e-3 px (another order of the same float sums, and the step schedule; both graphs
-  on the parity page).
+  on the parity page). Since: the two derivatives kept as two windows rather than stacked into
+  one tensor (a `PACK`, then sliced apart again) before the projection: 0.950-0.974x
+  (`python scripts/pair_ab.py`, three runs, the order swapped in one; the same outputs bit for
+  bit).
 - **One graph, two ways of reading a window**: TensorFlow and XLA keep the per-point products,
   which they run well, and the TFLite files read by gathers (`LivenessCheck(window_reads=...)`;
   the export converts the gathers module). With gathers, plain TensorFlow at batch 64 took
@@ -565,18 +568,26 @@ TRIED = """## Why the misses, and what was tried
   cofactors and a 2x2 Schur complement, no loop; as accurate against float64) — the plane
   residual part 0.92x (21 µs), the one-pair file 1.00x and 12 KB larger; XNNPACK's latest
   features (`experimental_default_delegate_latest_features`) — 1.00x the time, the same outputs
-  bit for bit (ad-hoc A/B runs of converted files, this round).
+  bit for bit (ad-hoc A/B runs of converted files, this round); the strip table by a
+  concatenation instead of a stack (1.02x), the level's constants by one gather each for
+  integers and floats instead of eight (1.00x), the 2x2 solve applied in every step to the
+  derivatives' products instead of folded into the projection (0.98x and 1.01x) (one-pair file
+  A/B runs, a later round).
 - **Batching** helps the SavedModel and XLA, but less than the 400 pairs/s target asks (the
   throughput table). XLA's own trace of the exported graph at batch 64
-  (`python scripts/xla_profile.py`, two runs this round at 221 and 244 pairs/s; a third at 152
-  gave the same shares within 2 points), per pair: the work done once per pyramid level and
-  direction — the windows of `prev`, their Scharr derivatives and the projection — 2.09-2.24 ms
-  (47-48 % of the ops' time), the Newton steps 1.18-1.32 ms (27-28 %), the rest (pyramids, strip
-  table, Farneback, motion evidence, histograms) 1.05-1.17 ms (24-25 %). Under XLA a level's
-  set-up costs about 6 Newton steps (in TFLite at one pair about 3); its largest op is the fusion
-  that stacks the two derivatives (0.59-0.62 ms a pair, 13-14 %), then their squares for the
-  gradient matrix (0.33-0.36 ms), and in the steps the shift products (0.45-0.49 ms). Tried this
-  round, not kept: the gradient matrix and the offset as batched products (0.97x at 16 pairs, one
+  (`python scripts/xla_profile.py`, two runs in the latest round, at 190 and 218 pairs/s), per
+  pair: the work done once per pyramid level and direction — the windows of `prev`, their Scharr
+  derivatives and the projection — 2.04-2.47 ms (43-45 % of the ops' time), the Newton steps
+  1.16-1.39 ms (24-25 %), the rest (pyramids, strip table, Farneback, motion evidence,
+  histograms) 1.57-1.62 ms (30-33 %). Under XLA a level's set-up costs about 6 Newton steps (in
+  TFLite at one pair about 3); its largest op is the fusion that writes the projection, into
+  which XLA pulls the derivatives' slices and masks (0.72-0.89 ms a pair, 15-16 %; before the
+  derivatives stopped being stacked, the stack's fusion was the largest at 13-14 %), then the
+  steps' shift products (0.43-0.50 ms) and the strip table's concatenation (0.40-0.44 ms). Tried
+  in the latest round, not kept (ad-hoc in-process A/B runs at batch 64, taking turns): the
+  derivatives' mask as a product of the two axes' masks (0.99x), the Scharr filters along the
+  second axis as products with constant matrices (1.15x); the unstacked derivatives left XLA
+  where it was (0.99x). Tried the round before, not kept: the gradient matrix and the offset as batched products (0.97x at 16 pairs, one
   A/B run: within the noise); both Scharr products as one, the derivatives combined without a
   stack and masked by a product of the two axes' masks (0.95-0.97x at batch 64, four A/B runs,
   the order swapped in two); XLA's CPU flags `--xla_cpu_use_thunk_runtime=false` and
