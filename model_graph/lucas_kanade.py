@@ -263,11 +263,12 @@ def _template(windows: _Windows, corner_f: tf.Tensor
             tf.reshape(iy * inside, flat))
 
 
-def _projection(ix: tf.Tensor, iy: tf.Tensor, window: int,
-                min_eigenvalue: float) -> tuple[tf.Tensor, tf.Tensor]:
-    """``P [M, 2, K*K]`` with ``step (dx, dy) = P @ (next window - prev window)`` from the
-    derivatives ``ix``, ``iy`` ``[M, 1, K*K]``, and ``[M, 1, 1]`` 1.0 where the gradient matrix
-    passes OpenCV's eigenvalue and determinant tests."""
+def _projection(ix: tf.Tensor, iy: tf.Tensor, window: int, min_eigenvalue: float
+                ) -> tuple[tuple[tf.Tensor, tf.Tensor], tf.Tensor]:
+    """The rows ``(px, py)`` ``[M, 1, K*K]`` of ``P`` with ``step (dx, dy) = P @ (next window -
+    prev window)`` from the derivatives ``ix``, ``iy`` ``[M, 1, K*K]``, and ``[M, 1, 1]`` 1.0
+    where the gradient matrix passes OpenCV's eigenvalue and determinant tests. (Two tensors, not
+    one: a concatenation would be one more pass over the windows.)"""
     a11, a22, a12 = (tf.reduce_sum(a * b, -1, keepdims=True) * FLT_SCALE
                      for a, b in ((ix, ix), (iy, iy), (ix, iy)))                # [M, 1, 1]
     det = a11 * a22 - a12 * a12
@@ -276,27 +277,33 @@ def _projection(ix: tf.Tensor, iy: tf.Tensor, window: int,
     scale = (_INTENSITY_SCALE * FLT_SCALE) / (det * usable + (1.0 - usable))
     # P = scale * [[-a22, a12], [a12, -a11]] @ (Ix, Iy), one row at a time.
     mixed = a12 * scale
-    return tf.concat([mixed * iy - (a22 * scale) * ix, mixed * ix - (a11 * scale) * iy], 1), usable
+    return (mixed * iy - (a22 * scale) * ix, mixed * ix - (a11 * scale) * iy), usable
 
 
 def _template_at(windows: _Windows, points: tf.Tensor, scale: tf.Tensor,
                  min_eigenvalue: float) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """The window of ``points [M, 2, 1]`` (level-0 pixels) on the level of ``windows`` (``scale``:
-    its pixels per level-0 pixel): ``(projection [M, 2, K*K], offset [M, 2, 1], usable [M, 1,
-    1])``; the step of a window of ``next`` is ``projection @ window - offset``."""
+    its pixels per level-0 pixel): ``(projection, offset [M, 2, 1], usable [M, 1, 1])``; the
+    step of a window of ``next`` is ``_apply(projection, window) - offset``."""
     k = windows.window
     corner, template, ix, iy = _template(windows, points * scale - (k - 1) * 0.5)
     projection, usable = _projection(ix, iy, k, min_eigenvalue)
     usable = usable * windows.in_bounds(corner)
-    return projection, tf.reduce_sum(projection * template, -1, keepdims=True), usable
+    return projection, _apply(projection, template), usable
+
+
+def _apply(projection: tuple[tf.Tensor, tf.Tensor], window: tf.Tensor) -> tf.Tensor:
+    """``P @ window``: ``[M, 2, 1]`` (x, y) from the rows of ``P`` and ``window [M, 1, K*K]``."""
+    return tf.concat([tf.reduce_sum(row * window, -1, keepdims=True) for row in projection], 1)
 
 
 #: The step before the first: long enough that the first step never "cancels" it.
 _NO_STEP = 1e6
 
 
-def _track_level(windows: _Windows, projection: tf.Tensor, offset: tf.Tensor, usable: tf.Tensor,
-                 start: tf.Tensor, steps: tf.Tensor, epsilon2: float) -> tuple[tf.Tensor, tf.Tensor]:
+def _track_level(windows: _Windows, projection: tuple[tf.Tensor, tf.Tensor], offset: tf.Tensor,
+                 usable: tf.Tensor, start: tf.Tensor, steps: tf.Tensor,
+                 epsilon2: float) -> tuple[tf.Tensor, tf.Tensor]:
     """``steps`` (a scalar int32) Newton steps on one level from the window centre ``start [M, 2,
     1]`` through ``windows`` of ``next``, as a loop (one copy of the step in the graph).
     Returns ``(centre [M, 2, 1], lost [M, 1, 1])``: 1.0 where a step's window left the image."""
@@ -310,8 +317,7 @@ def _track_level(windows: _Windows, projection: tf.Tensor, offset: tf.Tensor, us
         lost = lost + active * (1.0 - inside)
         active = active * inside
         moved = windows.read(corner, frac, k)                                   # [M, K, K]
-        delta = (tf.reduce_sum(projection * tf.reshape(moved, [-1, 1, k * k]), -1, keepdims=True)
-                 - offset) * active
+        delta = (_apply(projection, tf.reshape(moved, [-1, 1, k * k])) - offset) * active
         position = position + delta
         # A point stops when its step is at most epsilon, or when two steps cancel (it then goes
         # back half a step). (x and y as slices: reductions over two values cost more.)
