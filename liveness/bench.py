@@ -490,138 +490,147 @@ def targets_section(size: int, tflite_ratio: tuple[float, float], throughput: li
 TRIED = """## Why the misses, and what was tried
 
 - **Where the time goes** (the profile above): the pair check tracks 117 points (68 landmarks and
-  the 7x7 face grid) forward and back, so Lucas-Kanade is most of it, then Farneback in the two
-  eye patches; the plane test, histograms and score are a small rest. Within LK as the TFLite
-  files run it (parts converted alone, 1 thread, forward only, ad-hoc runs): the strip tables of
-  both frames 0.22 ms, the windows of `prev` with their derivatives and projection about 0.16 ms
-  a level (three levels), then each Newton step about 0.054 ms for 117 points, of which the
-  window read about 0.04 (two gathers, a transpose and two interpolations); 10 steps a
-  direction (5 at full resolution, 3 at the level between, 2 at the coarsest). Farneback (converted alone): 0.20 ms, of which the eye patches 0.03, the polynomial
-  expansion 0.045 and each of the 3 updates 0.04. Inside XNNPACK an elementwise op costs little
-  (60 chained ops on 234 floats: 3.3 µs); what costs is the ops over the windows and a few op
-  shapes XNNPACK runs badly: a `BATCH_MATMUL` of 117 small per-point matrices (26 µs, where a
-  `FULLY_CONNECTED` of the same size with one matrix takes 4: about 0.12 µs per matrix), slices
-  of a few floats along the last axis and `x[:, 0]`-style slices (Farneback's bilinear sample
-  took 106 µs of a 124 µs update that way, 21 once sliced by planes), reductions over an axis of
-  two (1.6-2.6 µs against 1.0 for two slices). OpenCV does the same arithmetic in tight SIMD
-  loops, and without XNNPACK (TFLite's built-in kernels alone) the pair check takes 5.3x as long.
-- **OpenCV's threads**: OpenCV spreads its LK and Farneback loops over every core by default,
-  while the TFLite target row runs 1 thread, so the tables give both baselines. What OpenCV's
-  second thread buys depends on what shares the process: alone, OpenCV at 2 threads took
-  0.73-0.74x its 1-thread time (two runs of an ad-hoc script); in the tables above, where it
-  takes turns with interpreters and TensorFlow runtimes that keep thread pools of their own, it
-  gained little or lost. The target is judged in the process without TensorFlow, and OpenCV's
-  own time moves between runs of this shared machine (1.45-2.0 ms at 2 threads in this and the
-  last round's runs), so the ratio moves with it.
+  the 7x7 face grid) forward and back, so Lucas-Kanade is most of it, then Farneback in the two eye
+  patches; the plane test, histograms and score are a small rest. Within LK as the TFLite files run
+  it (parts converted alone, 1 thread, forward only, ad-hoc runs): the strip tables of both frames
+  0.22 ms, the windows of `prev` with their derivatives and projection about 0.16 ms a level (three
+  levels), then each Newton step about 0.054 ms for 117 points, of which the window read about 0.04
+  (two gathers, a transpose and two interpolations); 10 steps a direction (5 at full resolution, 3
+  at the level between, 2 at the coarsest). Farneback (converted alone): 0.20 ms, of which the eye
+  patches 0.03, the polynomial expansion 0.045 and each of the 3 updates 0.04. Inside XNNPACK an
+  elementwise op costs little (60 chained ops on 234 floats: 3.3 µs); what costs is the ops over the
+  windows and a few op shapes XNNPACK runs badly: a `BATCH_MATMUL` of 117 small per-point matrices
+  (26 µs, where a `FULLY_CONNECTED` of the same size with one matrix takes 4: about 0.12 µs per
+  matrix), slices of a few floats along the last axis and `x[:, 0]`-style slices (Farneback's
+  bilinear sample took 106 µs of a 124 µs update that way, 21 once sliced by planes), reductions
+  over an axis of two (1.6-2.6 µs against 1.0 for two slices). OpenCV does the same arithmetic in
+  tight SIMD loops, and without XNNPACK (TFLite's built-in kernels alone) the pair check takes 5.3x
+  as long.
+- **OpenCV's threads**: OpenCV spreads its LK and Farneback loops over every core by default, while
+  the TFLite target row runs 1 thread, so the tables give both baselines. What OpenCV's second
+  thread buys depends on what shares the process: alone, OpenCV at 2 threads took 0.73-0.74x its
+  1-thread time (two runs of an ad-hoc script); in the tables above, where it takes turns with
+  interpreters and TensorFlow runtimes that keep thread pools of their own, it gained little or
+  lost. The target is judged in the process without TensorFlow, and OpenCV's own time moves between
+  runs of this shared machine (1.45-2.0 ms at 2 threads in this and the last round's runs), so the
+  ratio moves with it.
 - **What bought the speed** (each an interleaved A/B run of converted parts, 1 thread, in one
-  process). Earlier: float arithmetic that XNNPACK runs instead of a bit-exact int32 emulation
-  with a `tf.while_loop` (36.7x OpenCV's time); a fixed step schedule; strip-table row gathers
-  instead of pixel gathers; the 2x2 solve folded into a projection (a `BATCH_MATMUL` of
-  `[117, 2, 225]` by `[117, 225, 1]` cost 0.12 ms per step, a multiply and a sum 0.02 ms); step
-  tests as float masks; borders as slices and concatenations instead of `MIRROR_PAD`; elementwise
-  windows of `prev`; strips every 4th column instead of every column; the window of `prev`
-  interpolated before the Scharr filters; the batch padding left out of the one-pair file; the
-  loop over the pyramid levels; Farneback channels first with its box mean, smoothing and
-  polynomial expansion as products with constant matrices (`FULLY_CONNECTED`); strips every 6th
-  column (5.40 -> 3.96 ms over the last two rounds). This round, in the TFLite files: LK's
-  windows read by two gathers (rows of strips, interpolated between rows, transposed, the
-  window's columns gathered as rows, interpolated between columns) instead of a bilinear shift
-  product per point (0.91x); Farneback's sample interpolated by planes of the gathered
-  neighbourhoods (0.92x), its expansion coefficients and neighbourhoods from whole planes
-  (0.96x); the eye patches indexed along each axis first (0.96x); strips every 9th column for
-  the gathers (0.97x in three runs); two-value reductions as slices (0.97x, 0.99x); 2 Newton
-  steps instead of 3 at the coarsest level (0.95x; on the parity pairs no decision figure moved
-  by more than 0.2 points, where 2 steps at the level between too moved the motion cue's by
+  process). Earlier: float arithmetic that XNNPACK runs instead of a bit-exact int32 emulation with
+  a `tf.while_loop` (36.7x OpenCV's time); a fixed step schedule; strip-table row gathers instead of
+  pixel gathers; the 2x2 solve folded into a projection (a `BATCH_MATMUL` of `[117, 2, 225]` by
+  `[117, 225, 1]` cost 0.12 ms per step, a multiply and a sum 0.02 ms); step tests as float masks;
+  borders as slices and concatenations instead of `MIRROR_PAD`; elementwise windows of `prev`;
+  strips every 4th column instead of every column; the window of `prev` interpolated before the
+  Scharr filters; the batch padding left out of the one-pair file; the loop over the pyramid levels;
+  Farneback channels first with its box mean, smoothing and polynomial expansion as products with
+  constant matrices (`FULLY_CONNECTED`); strips every 6th column (5.40 -> 3.96 ms over the last two
+  rounds). This round, in the TFLite files: LK's windows read by two gathers (rows of strips,
+  interpolated between rows, transposed, the window's columns gathered as rows, interpolated between
+  columns) instead of a bilinear shift product per point (0.91x); Farneback's sample interpolated by
+  planes of the gathered neighbourhoods (0.92x), its expansion coefficients and neighbourhoods from
+  whole planes (0.96x); the eye patches indexed along each axis first (0.96x); strips every 9th
+  column for the gathers (0.97x in three runs); two-value reductions as slices (0.97x, 0.99x); 2
+  Newton steps instead of 3 at the coarsest level (0.95x; on the parity pairs no decision figure
+  moved by more than 0.2 points, where 2 steps at the level between too moved the motion cue's by
   0.2-0.4). Between the one-pair files at the start and the end of this round: 4.18 -> 3.24 ms
-  (0.78x, one 8-round A/B run); on the 20 bench pairs every flag the same, the landmark flow
-  within 3.7e-3 px (another order of the same float sums, and the step schedule; both graphs
-  on the parity page). Since: the two derivatives kept as two windows rather than stacked into
-  one tensor (a `PACK`, then sliced apart again) before the projection: 0.950-0.974x
-  (`python scripts/pair_ab.py`, three runs, the order swapped in one; the same outputs bit for
-  bit).
-- **One graph, two ways of reading a window**: TensorFlow and XLA keep the per-point products,
-  which they run well, and the TFLite files read by gathers (`LivenessCheck(window_reads=...)`;
-  the export converts the gathers module). With gathers, plain TensorFlow at batch 64 took
-  1.13-1.19x as long (its transposes and strided slices) and XLA 1.2-1.3x (interpolation
-  before the transpose; 0.9-1.0x the other way round, which TFLite ran 1.05x slower).
+  (0.78x, one 8-round A/B run); on the 20 bench pairs every flag the same, the landmark flow within
+  3.7e-3 px (another order of the same float sums, and the step schedule; both graphs on the parity
+  page). Since: the two derivatives kept as two windows rather than stacked into one tensor (a
+  `PACK`, then sliced apart again) before the projection: 0.950-0.974x (`python scripts/pair_ab.py`,
+  three runs, the order swapped in one; the same outputs bit for bit). Then the projection's two
+  rows kept as two tensors rather than concatenated (the concatenation was one more pass over the
+  windows): the one-pair file 0.99x, XLA at batch 64 0.76-0.82x (three in-process A/B runs, the
+  order swapped in one; 0.87x at batch 1), plain TensorFlow 0.90-0.98x; the same outputs bit for
+  bit.
+- **One graph, two ways of reading a window**: TensorFlow and XLA keep the per-point products, which
+  they run well, and the TFLite files read by gathers (`LivenessCheck(window_reads=...)`; the export
+  converts the gathers module). With gathers, plain TensorFlow at batch 64 took 1.13-1.19x as long
+  (its transposes and strided slices) and XLA 1.2-1.3x (interpolation before the transpose; 0.9-1.0x
+  the other way round, which TFLite ran 1.05x slower).
 - **File size**: a graph without loops holds every op once per use. The Newton steps, the two
-  directions, the pyramid levels, Farneback's updates, the plane test's Gauss-Newton steps and
-  each Gauss-Jordan elimination are `tf.while_loop`s (`WHILE` in TFLite, where their bodies run
-  as fast as copies did or faster, with the same outputs bit for bit), which took the file from
-  483 KB (3,254 ops) to 230 KB (1,237 ops; ops counted with the flatbuffer schema in
-  `ai_edge_litert`). Tensor names were a fifth of what was left: the export drops them
-  (signatures kept), 184 KB.
+  directions, the pyramid levels, Farneback's updates, the plane test's Gauss-Newton steps and each
+  Gauss-Jordan elimination are `tf.while_loop`s (`WHILE` in TFLite, where their bodies run as fast
+  as copies did or faster, with the same outputs bit for bit), which took the file from 483 KB
+  (3,254 ops) to 230 KB (1,237 ops; ops counted with the flatbuffer schema in `ai_edge_litert`).
+  Tensor names were a fifth of what was left: the export drops them (signatures kept), 184 KB.
 - **Tried, not kept:** fewer Newton steps at the coarse levels (5/1) — it changed 3.3 % of the
-  motion cue's pair decisions against OpenCV on real clips (SPEC allows 2 %); dropping OpenCV's
-  stop rules to save ops — no faster, parity no better; the column shift as a choice among 4
-  shifted slices, or a sum of 5 weighted slices — slower in one runtime or another; strips at
-  every column, which need no shift (a two-tap interpolation) — LK forward and back 2.28x the
-  time, the table 18 times the image; for the gathers, strips every 10th, 12th or 18th column
-  (1.03x, 1.07x, 1.05x the time of every 9th), the interpolation between rows as products with
-  constant matrices after the transpose (a read 55 against 42 µs), the Scharr filters and the
-  window centre as one product (1.03x); for the products, strips every 9th column (XLA 1.13x
-  at batch 64, 1.15x at batch 1); the strip table built another way — all about 0.55 ms at
-  strips every 6th column: its cost is the bytes it writes; the Gauss-Jordan solves of the
-  plane test unrolled — motion evidence 113 instead of 139 µs, for 22 KB more file; with
-  one-hot vectors carried through the loop and a float pivot guard — 0.122 against 0.129 ms
-  (noise); the 8x8 solves by blocks (the u and v rows share one 3x3 block: its inverse by
-  cofactors and a 2x2 Schur complement, no loop; as accurate against float64) — the plane
-  residual part 0.92x (21 µs), the one-pair file 1.00x and 12 KB larger; XNNPACK's latest
-  features (`experimental_default_delegate_latest_features`) — 1.00x the time, the same outputs
-  bit for bit (ad-hoc A/B runs of converted files, this round); the strip table by a
-  concatenation instead of a stack (1.02x), the level's constants by one gather each for
-  integers and floats instead of eight (1.00x), the 2x2 solve applied in every step to the
-  derivatives' products instead of folded into the projection (0.98x and 1.01x) (one-pair file
-  A/B runs, a later round).
+  motion cue's pair decisions against OpenCV on real clips (SPEC allows 2 %); dropping OpenCV's stop
+  rules to save ops — no faster, parity no better; the column shift as a choice among 4 shifted
+  slices, or a sum of 5 weighted slices — slower in one runtime or another; strips at every column,
+  which need no shift (a two-tap interpolation) — LK forward and back 2.28x the time, the table 18
+  times the image; for the gathers, strips every 10th, 12th or 18th column (1.03x, 1.07x, 1.05x the
+  time of every 9th), the interpolation between rows as products with constant matrices after the
+  transpose (a read 55 against 42 µs), the Scharr filters and the window centre as one product
+  (1.03x); for the products, strips every 9th column (XLA 1.13x at batch 64, 1.15x at batch 1); the
+  strip table built another way — all about 0.55 ms at strips every 6th column: its cost is the
+  bytes it writes; the Gauss-Jordan solves of the plane test unrolled — motion evidence 113 instead
+  of 139 µs, for 22 KB more file; with one-hot vectors carried through the loop and a float pivot
+  guard — 0.122 against 0.129 ms (noise); the 8x8 solves by blocks (the u and v rows share one 3x3
+  block: its inverse by cofactors and a 2x2 Schur complement, no loop; as accurate against float64)
+  — the plane residual part 0.92x (21 µs), the one-pair file 1.00x and 12 KB larger; XNNPACK's
+  latest features (`experimental_default_delegate_latest_features`) — 1.00x the time, the same
+  outputs bit for bit (ad-hoc A/B runs of converted files, this round); the strip table by a
+  concatenation instead of a stack (1.02x), the level's constants by one gather each for integers
+  and floats instead of eight (1.00x), the 2x2 solve applied in every step to the derivatives'
+  products instead of folded into the projection (0.98x and 1.01x) (one-pair file A/B runs, a later
+  round); the gathers' window read with the columns gathered before the rows are interpolated
+  (1.03x), or the rows interpolated along the last axis (1.01x) (`scripts/pair_ab.py`, the round
+  after).
 - **Batching** helps the SavedModel and XLA, but less than the 400 pairs/s target asks (the
-  throughput table). XLA's own trace of the exported graph at batch 64
-  (`python scripts/xla_profile.py`, two runs in the latest round, at 190 and 218 pairs/s), per
-  pair: the work done once per pyramid level and direction — the windows of `prev`, their Scharr
-  derivatives and the projection — 2.04-2.47 ms (43-45 % of the ops' time), the Newton steps
-  1.16-1.39 ms (24-25 %), the rest (pyramids, strip table, Farneback, motion evidence,
-  histograms) 1.57-1.62 ms (30-33 %). Under XLA a level's set-up costs about 6 Newton steps (in
-  TFLite at one pair about 3); its largest op is the fusion that writes the projection, into
-  which XLA pulls the derivatives' slices and masks (0.72-0.89 ms a pair, 15-16 %; before the
-  derivatives stopped being stacked, the stack's fusion was the largest at 13-14 %), then the
-  steps' shift products (0.43-0.50 ms) and the strip table's concatenation (0.40-0.44 ms). Tried
-  in the latest round, not kept (ad-hoc in-process A/B runs at batch 64, taking turns): the
-  derivatives' mask as a product of the two axes' masks (0.99x), the Scharr filters along the
-  second axis as products with constant matrices (1.15x); the unstacked derivatives left XLA
-  where it was (0.99x). Tried the round before, not kept: the gradient matrix and the offset as batched products (0.97x at 16 pairs, one
-  A/B run: within the noise); both Scharr products as one, the derivatives combined without a
-  stack and masked by a product of the two axes' masks (0.95-0.97x at batch 64, four A/B runs,
-  the order swapped in two); XLA's CPU flags `--xla_cpu_use_thunk_runtime=false` and
-  `--xla_cpu_enable_fast_math=true` (177-241 and 209-225 pairs/s against 197-253 with neither,
-  two runs each in separate processes: no gain beyond the machine's noise). The steps are 7,488
-  small per-point products a step at batch 64, which neither runtime runs near its peak; plain
-  TensorFlow runs each elementwise op as a pass over memory (at batch 64 its profile is
-  multiplies, strided slices, subtractions and additions, then the batched products and gathers).
-  This round's changes left plain TensorFlow where it was (1.00x the time at batch 1 and 64) and
-  XLA at 0.94x (batch 1) and 0.97x (batch 64) (in-process A/B runs of `LivenessCheck`s at the
-  start and the end of the round, taking turns). Then large batches went in chunks of 16 pairs
-  (`check_in_chunks`): the strip tables of 64 pairs outgrow the cache; at batch 64 XLA went from
-  300-355 to 419-430 pairs/s and the reloaded SavedModel from 256-274 to 304-317 (one module per
-  process, taking turns; decisions.md). On a GPU the same XLA graph is another matter: on an
-  H100, every pair at once and in full float32, it scored 16,500 pairs/s at batch 64 and 39,400
-  at batch 4096, and in chunks of 16 only 6,100-7,500 ([gpu.md](gpu.md),
-  `scripts/gpu_xla_throughput.py`; compiled by jaxlib's XLA, since that machine had no
-  TensorFlow): a GPU server's export takes `--pair-chunk 0`. A CPU server can have XLA's speed
-  from a SavedModel: `liveness export --xla` compiles its pair signatures (the table's middle
-  column; TF Serving needs `--xla_cpu_compilation_enabled=true` and fixed batch sizes,
-  serving.md). Neither runtime leaves the second core idle at batch 64 (process CPU time
+  throughput table). XLA's own trace of the exported graph at batch 64 (`python
+  scripts/xla_profile.py`, two runs in the latest round, both at 244 pairs/s), per pair: the work
+  done once per pyramid level and direction — the windows of `prev`, their Scharr derivatives and
+  the projection — 2.03 ms (43-44 % of the ops' time), the Newton steps 1.75-1.78 ms (38 %), the
+  rest (pyramids, strip table, Farneback, motion evidence, histograms) 0.85-0.87 ms (18-19 %). Under
+  XLA a level's set-up costs about 4 Newton steps (in TFLite at one pair about 3). The largest ops:
+  the steps' shift products (0.79-0.80 ms a pair), the set-up's two Scharr products along the last
+  axis (0.43 and 0.39 ms: `[M*17, 17] @ [17, 15]`, a shape XLA's CPU products run slowly), the
+  steps' row gathers (0.29-0.30 ms). Earlier the same day, before the projection's rows stopped
+  being concatenated: 152 pairs/s, per level 3.40 ms (49 %), steps 2.41 ms (35 %), the
+  concatenation's fusion the largest op (0.97 ms; XLA pulled the derivatives' slices and masks into
+  it). Tried in the latest round, not kept (in-process A/B runs at batch 64, taking turns): the
+  Scharr filters along the last axis as slices (XLA 1.31x, plain TensorFlow 0.98x), both Scharr
+  products as one product and a split (XLA 1.08x), the Scharr filters along the last axis folded
+  into the set-up's shift product (one per-point product giving the ring and both filters: XLA
+  1.95x, plain TensorFlow 1.22x), the steps' column shift as a sum of 7 weighted slices instead of
+  the shift product (XLA 2.64x, plain TensorFlow 1.30x); chunks of 8 or 32 pairs instead of 16 (261
+  and 256 against 270 pairs/s, one run). Tried in earlier rounds, before the projection change, not
+  kept: the derivatives' mask as a product of the two axes' masks (0.99x), the Scharr filters along
+  the second axis as products with constant matrices (1.15x); the unstacked derivatives left XLA
+  where it was (0.99x); the gradient matrix and the offset as batched products (0.97x at 16 pairs,
+  one A/B run: within the noise); both Scharr products as one, the derivatives combined without a
+  stack and masked by a product of the two axes' masks (0.95-0.97x at batch 64, four A/B runs, the
+  order swapped in two); XLA's CPU flags `--xla_cpu_use_thunk_runtime=false` and
+  `--xla_cpu_enable_fast_math=true` (177-241 and 209-225 pairs/s against 197-253 with neither, two
+  runs each in separate processes: no gain beyond the machine's noise). The steps are 7,488 small
+  per-point products a step at batch 64, which neither runtime runs near its peak; plain TensorFlow
+  runs each elementwise op as a pass over memory (at batch 64 its profile is multiplies, strided
+  slices, subtractions and additions, then the batched products and gathers). An earlier round's
+  changes left plain TensorFlow where it was (1.00x the time at batch 1 and 64) and XLA at 0.94x
+  (batch 1) and 0.97x (batch 64) (in-process A/B runs of `LivenessCheck`s at the start and the end
+  of the round, taking turns). Then large batches went in chunks of 16 pairs (`check_in_chunks`):
+  the strip tables of 64 pairs outgrow the cache; at batch 64 XLA went from 300-355 to 419-430
+  pairs/s and the reloaded SavedModel from 256-274 to 304-317 (one module per process, taking turns;
+  decisions.md). On a GPU the same XLA graph is another matter: on an H100, every pair at once and
+  in full float32, it scored 16,500 pairs/s at batch 64 and 39,400 at batch 4096, and in chunks of
+  16 only 6,100-7,500 ([gpu.md](gpu.md), `scripts/gpu_xla_throughput.py`; compiled by jaxlib's XLA,
+  since that machine had no TensorFlow): a GPU server's export takes `--pair-chunk 0`. A CPU server
+  can have XLA's speed from a SavedModel: `liveness export --xla` compiles its pair signatures (the
+  table's middle column; TF Serving needs `--xla_cpu_compilation_enabled=true` and fixed batch
+  sizes, serving.md). Neither runtime leaves the second core idle at batch 64 (process CPU time
   1.85-1.89x the wall time, ad-hoc), and two chunks in flight gave plain TensorFlow nothing that
   outlasted the machine's noise (both medians 144 pairs/s in separate processes taking turns;
   decisions.md). The 400 pairs/s are a figure of one machine's speed, and this shared machine's
   speed moves: in this round's first run of the command every path took 1.4-1.9x its time of the
-  round before (OpenCV's pair check 2.54 against 1.68 ms, TFLite 4.87 against 3.38, XLA 216
-  against 412 pairs/s at batch 64), while the ratios between paths held.
-- **The motion cue doubles LK**: the forward-backward filter tracks every point back (SPEC §4b);
-  the backward templates cannot be shared with the forward ones (they are windows of the other
-  frame at other points).
-- **Memory** (met): the LiteRT demo runs `liveness_pair.tflite`, the pair check alone for one
-  pair per call; `liveness.tflite`'s `check_pair` shares its file with the other signatures and
-  their texture networks (the memory table above measures both). The strip tables are 0.6 MB
-  per frame in the TFLite files (0.8 MB with the products' strips every 6th column)."""
+  round before (OpenCV's pair check 2.54 against 1.68 ms, TFLite 4.87 against 3.38, XLA 216 against
+  412 pairs/s at batch 64), while the ratios between paths held.
+- **The motion cue doubles LK**: the forward-backward filter tracks every point back (SPEC §4b); the
+  backward templates cannot be shared with the forward ones (they are windows of the other frame at
+  other points).
+- **Memory** (met): the LiteRT demo runs `liveness_pair.tflite`, the pair check alone for one pair
+  per call; `liveness.tflite`'s `check_pair` shares its file with the other signatures and their
+  texture networks (the memory table above measures both). The strip tables are 0.6 MB per frame in
+  the TFLite files (0.8 MB with the products' strips every 6th column)."""
 
 
 def machine() -> str:
