@@ -594,13 +594,15 @@ TRIED = """## Why the misses, and what was tried
   into the set-up's shift product (one per-point product giving the ring and both filters: XLA
   1.95x, plain TensorFlow 1.22x), the steps' column shift as a sum of 7 weighted slices instead of
   the shift product (XLA 2.64x, plain TensorFlow 1.30x); chunks of 8 or 32 pairs instead of 16 (261
-  and 256 against 270 pairs/s, one run). Tried in earlier rounds, before the projection change, not
-  kept: the derivatives' mask as a product of the two axes' masks (0.99x), the Scharr filters along
-  the second axis as products with constant matrices (1.15x); the unstacked derivatives left XLA
-  where it was (0.99x); the gradient matrix and the offset as batched products (0.97x at 16 pairs,
-  one A/B run: within the noise); both Scharr products as one, the derivatives combined without a
-  stack and masked by a product of the two axes' masks (0.95-0.97x at batch 64, four A/B runs, the
-  order swapped in two); XLA's CPU flags `--xla_cpu_use_thunk_runtime=false` and
+  and 256 against 270 pairs/s, one run); the strip table as one stack over every level's blocks of
+  pixels instead of a stack per level and a concatenation (TFLite 0.99x, 1.01x with the order
+  swapped; XLA 1.05x). Tried in earlier rounds, before the projection change, not kept: the
+  derivatives' mask as a product of the two axes' masks (0.99x), the Scharr filters along the second
+  axis as products with constant matrices (1.15x); the unstacked derivatives left XLA where it was
+  (0.99x); the gradient matrix and the offset as batched products (0.97x at 16 pairs, one A/B run:
+  within the noise); both Scharr products as one, the derivatives combined without a stack and
+  masked by a product of the two axes' masks (0.95-0.97x at batch 64, four A/B runs, the order
+  swapped in two); XLA's CPU flags `--xla_cpu_use_thunk_runtime=false` and
   `--xla_cpu_enable_fast_math=true` (177-241 and 209-225 pairs/s against 197-253 with neither, two
   runs each in separate processes: no gain beyond the machine's noise). The steps are 7,488 small
   per-point products a step at batch 64, which neither runtime runs near its peak; plain TensorFlow
