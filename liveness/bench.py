@@ -505,7 +505,16 @@ TRIED = """## Why the misses, and what was tried
   bilinear sample took 106 µs of a 124 µs update that way, 21 once sliced by planes), reductions
   over an axis of two (1.6-2.6 µs against 1.0 for two slices). OpenCV does the same arithmetic in
   tight SIMD loops, and without XNNPACK (TFLite's built-in kernels alone) the pair check takes 5.3x
-  as long.
+  as long. Sampled by `perf record -g` (Debian's linux-perf) over 1,500 calls of the one-pair file
+  at 1 thread in a process without TensorFlow (ad hoc, a later round; the samples include making the
+  bench pairs): 22.6 % of the time in `memmove`, of which 14.6 % called by XNNPACK's operators
+  (those that copy: slices, reshapes, concatenations), 4.7 % in TFLite's `GATHER` and 1.4 % in
+  `PACK`; then XNNPACK's elementwise kernels (multiply by a scalar 5.3 %, subtract 3.9 %, add 3.8 %,
+  multiply 3.7 %), transposes 4.4 %, its products 3.9 %. Of the `memmove` time, 9.9 points fall
+  inside the Newton steps' loop (the innermost of three `WHILE`s: directions, levels, steps) and 5.7
+  in the levels' set-up. Interpolating between two gathers of the neighbouring rows and columns
+  instead of between slices of one gather copied no less (1.03x the time; the columns alone 1.005x;
+  `scripts/pair_ab.py`).
 - **OpenCV's threads**: OpenCV spreads its LK and Farneback loops over every core by default, while
   the TFLite target row runs 1 thread, so the tables give both baselines. What OpenCV's second
   thread buys depends on what shares the process: alone, OpenCV at 2 threads took 0.73-0.74x its
