@@ -514,7 +514,9 @@ TRIED = """## Why the misses, and what was tried
   inside the Newton steps' loop (the innermost of three `WHILE`s: directions, levels, steps) and 5.7
   in the levels' set-up. Interpolating between two gathers of the neighbouring rows and columns
   instead of between slices of one gather copied no less (1.03x the time; the columns alone 1.005x;
-  `scripts/pair_ab.py`).
+  `scripts/pair_ab.py`). Windows kept `[M, K, K]` and summed over two axes instead of flattened to
+  `[M, 1, K*K]` (a reshape, a copy in XNNPACK): 0.98x and, the order swapped, 0.99x in TFLite, XLA
+  1.06x, plain TensorFlow 0.95x; not kept.
 - **OpenCV's threads**: OpenCV spreads its LK and Farneback loops over every core by default, while
   the TFLite target row runs 1 thread, so the tables give both baselines. What OpenCV's second
   thread buys depends on what shares the process: alone, OpenCV at 2 threads took 0.73-0.74x its
