@@ -601,42 +601,43 @@ TRIED = """## Why the misses, and what was tried
   concatenation's fusion the largest op (0.97 ms; XLA pulled the derivatives' slices and masks into
   it). Tried in the latest round, not kept (in-process A/B runs at batch 64, taking turns): the
   Scharr filters along the last axis as slices (XLA 1.31x, plain TensorFlow 0.98x), both Scharr
-  products as one product and a split (XLA 1.08x), the Scharr filters along the last axis folded
-  into the set-up's shift product (one per-point product giving the ring and both filters: XLA
-  1.95x, plain TensorFlow 1.22x), the steps' column shift as a sum of 7 weighted slices instead of
-  the shift product (XLA 2.64x, plain TensorFlow 1.30x); chunks of 8 or 32 pairs instead of 16 (261
-  and 256 against 270 pairs/s, one run); the strip table as one stack over every level's blocks of
-  pixels instead of a stack per level and a concatenation (TFLite 0.99x, 1.01x with the order
-  swapped; XLA 1.05x). Tried in earlier rounds, before the projection change, not kept: the
-  derivatives' mask as a product of the two axes' masks (0.99x), the Scharr filters along the second
-  axis as products with constant matrices (1.15x); the unstacked derivatives left XLA where it was
-  (0.99x); the gradient matrix and the offset as batched products (0.97x at 16 pairs, one A/B run:
-  within the noise); both Scharr products as one, the derivatives combined without a stack and
-  masked by a product of the two axes' masks (0.95-0.97x at batch 64, four A/B runs, the order
-  swapped in two); XLA's CPU flags `--xla_cpu_use_thunk_runtime=false` and
-  `--xla_cpu_enable_fast_math=true` (177-241 and 209-225 pairs/s against 197-253 with neither, two
-  runs each in separate processes: no gain beyond the machine's noise). The steps are 7,488 small
-  per-point products a step at batch 64, which neither runtime runs near its peak; plain TensorFlow
-  runs each elementwise op as a pass over memory (at batch 64 its profile is multiplies, strided
-  slices, subtractions and additions, then the batched products and gathers). An earlier round's
-  changes left plain TensorFlow where it was (1.00x the time at batch 1 and 64) and XLA at 0.94x
-  (batch 1) and 0.97x (batch 64) (in-process A/B runs of `LivenessCheck`s at the start and the end
-  of the round, taking turns). Then large batches went in chunks of 16 pairs (`check_in_chunks`):
-  the strip tables of 64 pairs outgrow the cache; at batch 64 XLA went from 300-355 to 419-430
-  pairs/s and the reloaded SavedModel from 256-274 to 304-317 (one module per process, taking turns;
-  decisions.md). On a GPU the same XLA graph is another matter: on an H100, every pair at once and
-  in full float32, it scored 16,500 pairs/s at batch 64 and 39,400 at batch 4096, and in chunks of
-  16 only 6,100-7,500 ([gpu.md](gpu.md), `scripts/gpu_xla_throughput.py`; compiled by jaxlib's XLA,
-  since that machine had no TensorFlow): a GPU server's export takes `--pair-chunk 0`. A CPU server
-  can have XLA's speed from a SavedModel: `liveness export --xla` compiles its pair signatures (the
-  table's middle column; TF Serving needs `--xla_cpu_compilation_enabled=true` and fixed batch
-  sizes, serving.md). Neither runtime leaves the second core idle at batch 64 (process CPU time
-  1.85-1.89x the wall time, ad-hoc), and two chunks in flight gave plain TensorFlow nothing that
-  outlasted the machine's noise (both medians 144 pairs/s in separate processes taking turns;
-  decisions.md). The 400 pairs/s are a figure of one machine's speed, and this shared machine's
-  speed moves: in this round's first run of the command every path took 1.4-1.9x its time of the
-  round before (OpenCV's pair check 2.54 against 1.68 ms, TFLite 4.87 against 3.38, XLA 216 against
-  412 pairs/s at batch 64), while the ratios between paths held.
+  products as one product and a split (XLA 1.08x) or as one product of the filters by the transposed
+  lines, `[30, 17] @ [17, M*17]` (XLA 1.24x), the Scharr filters along the last axis folded into the
+  set-up's shift product (one per-point product giving the ring and both filters: XLA 1.95x, plain
+  TensorFlow 1.22x), the steps' column shift as a sum of 7 weighted slices instead of the shift
+  product (XLA 2.64x, plain TensorFlow 1.30x); chunks of 8 or 32 pairs instead of 16 (261 and 256
+  against 270 pairs/s, one run); the strip table as one stack over every level's blocks of pixels
+  instead of a stack per level and a concatenation (TFLite 0.99x, 1.01x with the order swapped; XLA
+  1.05x). Tried in earlier rounds, before the projection change, not kept: the derivatives' mask as
+  a product of the two axes' masks (0.99x), the Scharr filters along the second axis as products
+  with constant matrices (1.15x); the unstacked derivatives left XLA where it was (0.99x); the
+  gradient matrix and the offset as batched products (0.97x at 16 pairs, one A/B run: within the
+  noise); both Scharr products as one, the derivatives combined without a stack and masked by a
+  product of the two axes' masks (0.95-0.97x at batch 64, four A/B runs, the order swapped in two);
+  XLA's CPU flags `--xla_cpu_use_thunk_runtime=false` and `--xla_cpu_enable_fast_math=true` (177-241
+  and 209-225 pairs/s against 197-253 with neither, two runs each in separate processes: no gain
+  beyond the machine's noise). The steps are 7,488 small per-point products a step at batch 64,
+  which neither runtime runs near its peak; plain TensorFlow runs each elementwise op as a pass over
+  memory (at batch 64 its profile is multiplies, strided slices, subtractions and additions, then
+  the batched products and gathers). An earlier round's changes left plain TensorFlow where it was
+  (1.00x the time at batch 1 and 64) and XLA at 0.94x (batch 1) and 0.97x (batch 64) (in-process A/B
+  runs of `LivenessCheck`s at the start and the end of the round, taking turns). Then large batches
+  went in chunks of 16 pairs (`check_in_chunks`): the strip tables of 64 pairs outgrow the cache; at
+  batch 64 XLA went from 300-355 to 419-430 pairs/s and the reloaded SavedModel from 256-274 to
+  304-317 (one module per process, taking turns; decisions.md). On a GPU the same XLA graph is
+  another matter: on an H100, every pair at once and in full float32, it scored 16,500 pairs/s at
+  batch 64 and 39,400 at batch 4096, and in chunks of 16 only 6,100-7,500 ([gpu.md](gpu.md),
+  `scripts/gpu_xla_throughput.py`; compiled by jaxlib's XLA, since that machine had no TensorFlow):
+  a GPU server's export takes `--pair-chunk 0`. A CPU server can have XLA's speed from a SavedModel:
+  `liveness export --xla` compiles its pair signatures (the table's middle column; TF Serving needs
+  `--xla_cpu_compilation_enabled=true` and fixed batch sizes, serving.md). Neither runtime leaves
+  the second core idle at batch 64 (process CPU time 1.85-1.89x the wall time, ad-hoc), and two
+  chunks in flight gave plain TensorFlow nothing that outlasted the machine's noise (both medians
+  144 pairs/s in separate processes taking turns; decisions.md). The 400 pairs/s are a figure of one
+  machine's speed, and this shared machine's speed moves: in this round's first run of the command
+  every path took 1.4-1.9x its time of the round before (OpenCV's pair check 2.54 against 1.68 ms,
+  TFLite 4.87 against 3.38, XLA 216 against 412 pairs/s at batch 64), while the ratios between paths
+  held.
 - **The motion cue doubles LK**: the forward-backward filter tracks every point back (SPEC §4b); the
   backward templates cannot be shared with the forward ones (they are windows of the other frame at
   other points).
