@@ -172,9 +172,6 @@ class _Windows:
         self._ends = tf.reshape(tf.stack([tf.gather(pyramid.sizes[:, 0] + self.window, level),
                                           tf.gather(pyramid.rows.astype(np.float32), level)]),
                                 [1, 2, 1])
-        if self.x_major:   # each point's first row in the transposed strips [M * width, rows]
-            self._column_base = tf.reshape(tf.range(tf.shape(image)[0]) * pyramid.table.shape[1],
-                                           [-1, 1])
 
     def rows(self, corner: tf.Tensor, count: int) -> tuple[tf.Tensor, tf.Tensor]:
         """``count`` rows from the integer-valued top-left ``corner [M, 2, 1]`` (x, y; image
@@ -198,10 +195,11 @@ class _Windows:
             across = tf.matmul(strips, _shift_matrix(shift + frac[:, 0:1], strips.shape[2], count))
             return _lerp(across, frac[:, 1:2], count)                   # [M, count (y), count (x)]
         strips = _lerp(strips, frac[:, 1:2], count)                     # [M, count (y), width]
-        columns = tf.reshape(tf.transpose(strips, [0, 2, 1]), [-1, count])   # [M * width, count]
+        columns = tf.transpose(strips, [0, 2, 1])                       # [M, width, count]
         first = tf.cast(tf.reshape(shift, [-1, 1]) + np.arange(count + 1, dtype=np.float32),
                         tf.int32)
-        return _lerp(tf.gather(columns, self._column_base + first), frac[:, 0:1], count)
+        # Each point's columns from its own strips (batch_dims, not a flattened copy of them).
+        return _lerp(tf.gather(columns, first, batch_dims=1), frac[:, 0:1], count)
 
     def in_bounds(self, corner: tf.Tensor) -> tf.Tensor:
         """``[M, 1, 1]`` 1.0 where OpenCV tracks a window with integer top-left ``corner``: it
