@@ -552,7 +552,9 @@ TRIED = """## Why the misses, and what was tried
   rows kept as two tensors rather than concatenated (the concatenation was one more pass over the
   windows): the one-pair file 0.99x, XLA at batch 64 0.76-0.82x (three in-process A/B runs, the
   order swapped in one; 0.87x at batch 1), plain TensorFlow 0.90-0.98x; the same outputs bit for
-  bit.
+  bit. Then, for the gathers, each point's columns gathered from its own transposed strips
+  (`batch_dims=1`) instead of from the strips of every point flattened into one table: 0.945x,
+  0.957x and, the order swapped, 0.989x (`scripts/pair_ab.py`; the same outputs bit for bit).
 - **One graph, two ways of reading a window**: TensorFlow and XLA keep the per-point products, which
   they run well, and the TFLite files read by gathers (`LivenessCheck(window_reads=...)`; the export
   converts the gathers module). With gathers, plain TensorFlow at batch 64 took 1.13-1.19x as long
