@@ -516,7 +516,13 @@ TRIED = """## Why the misses, and what was tried
   instead of between slices of one gather copied no less (1.03x the time; the columns alone 1.005x;
   `scripts/pair_ab.py`). Windows kept `[M, K, K]` and summed over two axes instead of flattened to
   `[M, 1, K*K]` (a reshape, a copy in XNNPACK): 0.98x and, the order swapped, 0.99x in TFLite, XLA
-  1.06x, plain TensorFlow 0.95x; not kept.
+  1.06x, plain TensorFlow 0.95x; not kept. A round later (`scripts/pair_ab.py`, 8 rounds each), not
+  kept: the steps' interpolation between rows folded into the projection (each row of `P` placed on
+  the first and on the last `K` of `K + 1` rows read, four sums a step interpolated between rows
+  instead of a window: 1.094x as four tensors, 1.100x stacked into one, while leaving the
+  interpolation out altogether, a wrong result, took 0.912x: the longer sums cost more than the
+  interpolation they replace); the projection's sums as products with a vector of ones
+  (`FULLY_CONNECTED`) instead of `SUM` (1.045x).
 - **OpenCV's threads**: OpenCV spreads its LK and Farneback loops over every core by default, while
   the TFLite target row runs 1 thread, so the tables give both baselines. What OpenCV's second
   thread buys depends on what shares the process: alone, OpenCV at 2 threads took 0.73-0.74x its
@@ -618,7 +624,7 @@ TRIED = """## Why the misses, and what was tried
   product of the two axes' masks (0.95-0.97x at batch 64, four A/B runs, the order swapped in two);
   XLA's CPU flags `--xla_cpu_use_thunk_runtime=false` and `--xla_cpu_enable_fast_math=true` (177-241
   and 209-225 pairs/s against 197-253 with neither, two runs each in separate processes: no gain
-  beyond the machine's noise). In the round after, not kept: the products' strips every 3rd column
+  beyond the machine's noise). A round later, not kept: the products' strips every 3rd column
   (21 pixels wide instead of 24: XLA 1.09x, the table larger), the steps' rows interpolated before
   the shift product instead of after (XLA 2.34x), the set-up's Scharr products taken on the rows as
   read and interpolated between rows after (1.05x) (in-process A/B runs at batch 64, taking turns);
