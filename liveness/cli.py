@@ -130,8 +130,10 @@ counts annotated faces it did not find.
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``liveness`` command; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="liveness", description="Face-liveness check from "
-                                     "the distribution of facial motion (OpenCV reference path).")
+    parser = argparse.ArgumentParser(prog="liveness", description="Face-liveness check: a "
+                                     "texture network and motion that fails closed (OpenCV "
+                                     "reference path; the TensorFlow graph for export, parity "
+                                     "and bench).")
     sub = parser.add_subparsers(dest="command", required=True)
 
     check = sub.add_parser("check", help="verdict for one or more videos")

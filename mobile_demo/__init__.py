@@ -1,4 +1,6 @@
-"""The whole liveness pipeline on LiteRT alone: MTCNN as TFLite, landmarks in numpy, the check.
+"""The whole liveness pipeline on LiteRT alone: the detector (MTCNN or BlazeFace), the landmarks
+(the template in numpy, or the face mesh), ``liveness_pair.tflite`` per pair and
+``texture.tflite`` per frame.
 
 No TensorFlow at run time: only the LiteRT interpreter (``ai-edge-litert``, else
 ``tflite-runtime``), numpy, and OpenCV for video I/O, drawing and image resampling. It runs the
