@@ -184,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
                        help="batch sizes of the throughput table")
     bench.add_argument("--model-dir", type=Path,
                        help="export folder: adds the LiteRT demo to the end-to-end table")
+    bench.add_argument("--quiet", action="store_true", help="no progress bar")
 
     export = sub.add_parser("export", help="SavedModel (TF Serving) + TFLite files + manifest")
     export.add_argument("--out", type=Path, required=True, help="output folder")
@@ -250,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
             from liveness.bench import run as run_bench
 
             print(run_bench(args.out, tuple(args.sizes), args.pairs, _command_line(argv),
-                            args.model_dir, tuple(args.batches)))
+                            args.model_dir, tuple(args.batches), quiet=args.quiet))
         elif args.command in ("evaluate", "calibrate"):
             run_evaluation(args)
         elif args.command == "export":
@@ -265,17 +266,18 @@ def main(argv: list[str] | None = None) -> int:
                 cfg = cfg.replace(crop_size=args.crop_size)
             from liveness.quiet import quiet_native_output
 
+            if args.pair_chunk is not None and args.pair_chunk < 0:
+                raise ValueError(f"--pair-chunk must be 0 (every pair at once) or a count of "
+                                 f"pairs, got {args.pair_chunk}")
+            print(f"exporting to {args.out} ...", file=sys.stderr, flush=True)
             with quiet_native_output():   # the converter prints dozens of lines
-                if args.pair_chunk is not None and args.pair_chunk < 0:
-                    raise ValueError(f"--pair-chunk must be 0 (every pair at once) or a count of "
-                                     f"pairs, got {args.pair_chunk}")
                 options = {} if args.pair_chunk is None else {"pair_chunk": args.pair_chunk or None}
                 if args.warmup_batches is not None:
                     options["warmup_batches"] = tuple(args.warmup_batches)
                 result = export_all(args.out, cfg, args.version, calibration=calibration,
                                     xla=args.xla, **options)
-            for path in (result.saved_model, result.tflite, result.tflite_fp16, result.texture,
-                         *result.mtcnn, result.manifest):
+            for path in (result.saved_model, result.tflite, result.tflite_fp16,
+                         result.tflite_pair, result.texture, *result.mtcnn, result.manifest):
                 print(f"wrote {path}")
         elif args.command == "fetch-facemesh":
             from liveness.landmarks.facemesh import fetch_model

@@ -2,7 +2,7 @@
 
 import cv2
 
-from liveness.bench import opencv_threads, time_calls, time_interleaved
+from liveness.bench import _Stages, opencv_threads, time_calls, time_interleaved
 from liveness.cli import main
 
 
@@ -25,6 +25,19 @@ def test_opencv_threads_sets_the_count_for_the_call_and_restores_it():
     call = opencv_threads(1, lambda *args: seen.append(cv2.getNumThreads()), [0], [0], [0], None)
     call(0)
     assert seen == [1] and cv2.getNumThreads() == before
+
+
+def test_stages_name_the_one_running_and_count_those_done(capsys):
+    stages = _Stages(2, quiet=False)
+    stages.start("latency")
+    stages.start("throughput")
+    stages.close()
+    err = capsys.readouterr().err
+    assert "bench: latency (0/2 stages done" in err and "bench: throughput (1/2 stages done" in err
+    quiet = _Stages(2, quiet=True)
+    quiet.start("latency")
+    quiet.close()
+    assert capsys.readouterr().err == ""
 
 
 def test_bench_command_writes_every_table(tmp_path, capsys):
