@@ -624,40 +624,41 @@ TRIED = """## Why the misses, and what was tried
   product of the two axes' masks (0.95-0.97x at batch 64, four A/B runs, the order swapped in two);
   XLA's CPU flags `--xla_cpu_use_thunk_runtime=false` and `--xla_cpu_enable_fast_math=true` (177-241
   and 209-225 pairs/s against 197-253 with neither, two runs each in separate processes: no gain
-  beyond the machine's noise). A round later, not kept: the products' strips every 3rd column
-  (21 pixels wide instead of 24: XLA 1.09x, the table larger), the steps' rows interpolated before
-  the shift product instead of after (XLA 2.34x), the set-up's Scharr products taken on the rows as
-  read and interpolated between rows after (1.05x) (in-process A/B runs at batch 64, taking turns);
-  XLA's CPU flags `--xla_cpu_use_xnnpack=true` (213 against 267 pairs/s),
+  beyond the machine's noise). A round later, not kept: the products' strips every 3rd column (21
+  pixels wide instead of 24: XLA 1.09x, the table larger), the steps' rows interpolated before the
+  shift product instead of after (XLA 2.34x), the set-up's Scharr products taken on the rows as read
+  and interpolated between rows after (1.05x) (in-process A/B runs at batch 64, taking turns); XLA's
+  CPU flags `--xla_cpu_use_xnnpack=true` (213 against 267 pairs/s),
   `--xla_cpu_experimental_xnn_graph_fusion_mode=XNN_GRAPH_FUSION_MODE_GREEDY` (208),
   `--xla_cpu_use_onednn=true` (295, 264, 241 against 267, 255, 274 with no flag),
-  `--xla_cpu_prefer_vector_width=512` (239, 273 against 223, 219) and
+  `--xla_cpu_prefer_vector_width=512` (239, 273, 234, 287, 286 against 223, 219, 245, 260, 312) and
   `--xla_cpu_enable_concurrency_optimized_scheduler=true` (165, 235 against 245, 246) (separate
-  processes taking turns): slower, or nothing beyond the noise, with the same outputs bit for bit.
-  XLA's optimised HLO (`--xla_dump_to`) shows the set-up's derivatives never stored: each of the
-  five fusions that use them (the three products summed into the gradient matrix, the projection's
-  two rows) computes them again from the two Scharr products. The steps are 7,488 small per-point
-  products a step at batch 64, which neither runtime runs near its peak; plain TensorFlow runs each
-  elementwise op as a pass over memory (at batch 64 its profile is multiplies, strided slices,
-  subtractions and additions, then the batched products and gathers). An earlier round's changes
-  left plain TensorFlow where it was (1.00x the time at batch 1 and 64) and XLA at 0.94x (batch 1)
-  and 0.97x (batch 64) (in-process A/B runs of `LivenessCheck`s at the start and the end of the
-  round, taking turns). Then large batches went in chunks of 16 pairs (`check_in_chunks`): the strip
-  tables of 64 pairs outgrow the cache; at batch 64 XLA went from 300-355 to 419-430 pairs/s and the
-  reloaded SavedModel from 256-274 to 304-317 (one module per process, taking turns; decisions.md).
-  On a GPU the same XLA graph is another matter: on an H100, every pair at once and in full float32,
-  it scored 16,500 pairs/s at batch 64 and 39,400 at batch 4096, and in chunks of 16 only
-  6,100-7,500 ([gpu.md](gpu.md), `scripts/gpu_xla_throughput.py`; compiled by jaxlib's XLA, since
-  that machine had no TensorFlow): a GPU server's export takes `--pair-chunk 0`. A CPU server can
-  have XLA's speed from a SavedModel: `liveness export --xla` compiles its pair signatures (the
-  table's middle column; TF Serving needs `--xla_cpu_compilation_enabled=true` and fixed batch
-  sizes, serving.md). Neither runtime leaves the second core idle at batch 64 (process CPU time
-  1.85-1.89x the wall time, ad-hoc), and two chunks in flight gave plain TensorFlow nothing that
-  outlasted the machine's noise (both medians 144 pairs/s in separate processes taking turns;
-  decisions.md). The 400 pairs/s are a figure of one machine's speed, and this shared machine's
-  speed moves: in this round's first run of the command every path took 1.4-1.9x its time of the
-  round before (OpenCV's pair check 2.54 against 1.68 ms, TFLite 4.87 against 3.38, XLA 216 against
-  412 pairs/s at batch 64), while the ratios between paths held.
+  processes taking turns): slower, or nothing beyond the noise, with the same landmark flow and
+  scores bit for bit. XLA's optimised HLO (`--xla_dump_to`) shows the set-up's derivatives never
+  stored: each of the five fusions that use them (the three products summed into the gradient
+  matrix, the projection's two rows) computes them again from the two Scharr products. The steps are
+  7,488 small per-point products a step at batch 64, which neither runtime runs near its peak; plain
+  TensorFlow runs each elementwise op as a pass over memory (at batch 64 its profile is multiplies,
+  strided slices, subtractions and additions, then the batched products and gathers). An earlier
+  round's changes left plain TensorFlow where it was (1.00x the time at batch 1 and 64) and XLA at
+  0.94x (batch 1) and 0.97x (batch 64) (in-process A/B runs of `LivenessCheck`s at the start and the
+  end of the round, taking turns). Then large batches went in chunks of 16 pairs
+  (`check_in_chunks`): the strip tables of 64 pairs outgrow the cache; at batch 64 XLA went from
+  300-355 to 419-430 pairs/s and the reloaded SavedModel from 256-274 to 304-317 (one module per
+  process, taking turns; decisions.md). On a GPU the same XLA graph is another matter: on an H100,
+  every pair at once and in full float32, it scored 16,500 pairs/s at batch 64 and 39,400 at batch
+  4096, and in chunks of 16 only 6,100-7,500 ([gpu.md](gpu.md), `scripts/gpu_xla_throughput.py`;
+  compiled by jaxlib's XLA, since that machine had no TensorFlow): a GPU server's export takes
+  `--pair-chunk 0`. A CPU server can have XLA's speed from a SavedModel: `liveness export --xla`
+  compiles its pair signatures (the table's middle column; TF Serving needs
+  `--xla_cpu_compilation_enabled=true` and fixed batch sizes, serving.md). Neither runtime leaves
+  the second core idle at batch 64 (process CPU time 1.85-1.89x the wall time, ad-hoc), and two
+  chunks in flight gave plain TensorFlow nothing that outlasted the machine's noise (both medians
+  144 pairs/s in separate processes taking turns; decisions.md). The 400 pairs/s are a figure of one
+  machine's speed, and this shared machine's speed moves: in this round's first run of the command
+  every path took 1.4-1.9x its time of the round before (OpenCV's pair check 2.54 against 1.68 ms,
+  TFLite 4.87 against 3.38, XLA 216 against 412 pairs/s at batch 64), while the ratios between paths
+  held.
 - **The motion cue doubles LK**: the forward-backward filter tracks every point back (SPEC §4b); the
   backward templates cannot be shared with the forward ones (they are windows of the other frame at
   other points).
