@@ -627,9 +627,10 @@ TRIED = """## Why the misses, and what was tried
   beyond the machine's noise). A round later, not kept: the products' strips every 3rd column (21
   pixels wide instead of 24: XLA 1.09x, the table larger), the steps' rows interpolated before the
   shift product instead of after (XLA 2.34x), the set-up's Scharr products taken on the rows as read
-  and interpolated between rows after (1.05x) (in-process A/B runs at batch 64, taking turns); XLA's
-  CPU flags `--xla_cpu_use_xnnpack=true` (213 against 267 pairs/s),
-  `--xla_cpu_experimental_xnn_graph_fusion_mode=XNN_GRAPH_FUSION_MODE_GREEDY` (208),
+  and interpolated between rows after (1.05x), the derivatives stored once, stacked, with the
+  gradient matrix and the projection's rows as two per-point products from them (1.28x) (in-process
+  A/B runs at batch 64, taking turns); XLA's CPU flags `--xla_cpu_use_xnnpack=true` (213 against 267
+  pairs/s), `--xla_cpu_experimental_xnn_graph_fusion_mode=XNN_GRAPH_FUSION_MODE_GREEDY` (208),
   `--xla_cpu_use_onednn=true` (295, 264, 241 against 267, 255, 274 with no flag),
   `--xla_cpu_prefer_vector_width=512` (239, 273, 234, 287, 286 against 223, 219, 245, 260, 312) and
   `--xla_cpu_enable_concurrency_optimized_scheduler=true` (165, 235 against 245, 246) (separate
