@@ -637,8 +637,23 @@ TRIED = """## Why the misses, and what was tried
   processes taking turns): slower, or nothing beyond the noise, with the same landmark flow and
   scores bit for bit. XLA's optimised HLO (`--xla_dump_to`) shows the set-up's derivatives never
   stored: each of the five fusions that use them (the three products summed into the gradient
-  matrix, the projection's two rows) computes them again from the two Scharr products. The steps are
-  7,488 small per-point products a step at batch 64, which neither runtime runs near its peak; plain
+  matrix, the projection's two rows) computes them again from the two Scharr products. A round later
+  still, not kept (in-process A/B runs of `LivenessCheck`s at batch 64 taking turns, 8 rounds; and
+  the step's read alone for 1,872 points, 16 pairs, under XLA): the steps' windows read by gathers
+  as in TFLite while the set-up keeps its product (its ring transposed once a level), 0.79x and
+  0.82x the throughput with strips every 6th and 9th column (gathers throughout: 0.68-0.70x) — alone
+  the gathers' read took 0.58-0.73x the product's time, but in the graph XLA's column gather
+  (`batch_dims=1`) took 2.07 ms a pair, 1.68 with an `optimization_barrier` before it, where the
+  product takes 0.44-0.53; the shifted copies of the strips made by one product with a constant bank
+  of shift matrices and weighted per point (alone 2.6x the product's time); the shift matrix on the
+  left of the product (alone 1.05x); `P @ window` summed over the window's two axes (0.95x the
+  throughput, the same outputs bit for bit) or as a batched product of the rows stacked (0.85x). In
+  XLA's profile (`scripts/xla_profile.py`, 262 and 305 pairs/s) `P @ window` runs as two multiplies
+  and two `reduce-window` ops, 0.48 ms a pair against the shift product's 0.53. Nor were two
+  independent loops over chunks of 16 in one XLA computation, one per half of the batch, in case XLA
+  ran them on both cores at once: 1.11x, 1.00x and 0.88x the throughput in three runs, the noise of
+  this machine (four loops of one chunk each: 0.98x). The steps are 7,488 small per-point products
+  a step at batch 64, which neither runtime runs near its peak; plain
   TensorFlow runs each elementwise op as a pass over memory (at batch 64 its profile is multiplies,
   strided slices, subtractions and additions, then the batched products and gathers). An earlier
   round's changes left plain TensorFlow where it was (1.00x the time at batch 1 and 64) and XLA at
