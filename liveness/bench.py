@@ -652,7 +652,13 @@ TRIED = """## Why the misses, and what was tried
   and two `reduce-window` ops, 0.48 ms a pair against the shift product's 0.53. Nor were two
   independent loops over chunks of 16 in one XLA computation, one per half of the batch, in case XLA
   ran them on both cores at once: 1.11x, 1.00x and 0.88x the throughput in three runs, the noise of
-  this machine (four loops of one chunk each: 0.98x). The steps are 7,488 small per-point products
+  this machine (four loops of one chunk each: 0.98x). Farneback in the eye patches takes 0.37-0.53
+  ms a pair under XLA alone (32 patches, 16 pairs, four runs: an eighth to a sixth of the pair check
+  at 305 pairs/s), two fifths of it in one fusion of each update's systems that reads the gathered
+  neighbourhoods and the flow through transposes; kept as it is: the sample interpolated per pixel
+  on the last axis instead of by planes took 1.12x, and `optimization_barrier`s after the sample or
+  the mixed expansions 0.95-0.99x (under 1 % of the pair check, and an op only XLA knows), the same
+  flow bit for bit. The steps are 7,488 small per-point products
   a step at batch 64, which neither runtime runs near its peak; plain
   TensorFlow runs each elementwise op as a pass over memory (at batch 64 its profile is multiplies,
   strided slices, subtractions and additions, then the batched products and gathers). An earlier
