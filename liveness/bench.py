@@ -658,7 +658,9 @@ TRIED = """## Why the misses, and what was tried
   neighbourhoods and the flow through transposes; kept as it is: the sample interpolated per pixel
   on the last axis instead of by planes took 1.12x, and `optimization_barrier`s after the sample or
   the mixed expansions 0.95-0.99x (under 1 % of the pair check, and an op only XLA knows), the same
-  flow bit for bit. The steps are 7,488 small per-point products
+  flow bit for bit. `optimization_barrier`s in LK's set-up, which make XLA store a value once,
+  bought nothing either: after the derivatives, 1.01x the throughput, after the projection's rows
+  0.93x (the same outputs bit for bit). The steps are 7,488 small per-point products
   a step at batch 64, which neither runtime runs near its peak; plain
   TensorFlow runs each elementwise op as a pass over memory (at batch 64 its profile is multiplies,
   strided slices, subtractions and additions, then the batched products and gathers). An earlier
