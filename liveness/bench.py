@@ -648,7 +648,7 @@ TRIED = """## Why the misses, and what was tried
   of shift matrices and weighted per point (alone 2.6x the product's time); the shift matrix on the
   left of the product (alone 1.05x); `P @ window` summed over the window's two axes (0.95x the
   throughput, the same outputs bit for bit) or as a batched product of the rows stacked (0.85x). In
-  XLA's profile (`scripts/xla_profile.py`, 262 and 305 pairs/s) `P @ window` runs as two multiplies
+  XLA's profile (`scripts/xla_profile.py`, a run at 262 pairs/s) `P @ window` runs as two multiplies
   and two `reduce-window` ops, 0.48 ms a pair against the shift product's 0.53. Nor were two
   independent loops over chunks of 16 in one XLA computation, one per half of the batch, in case XLA
   ran them on both cores at once: 1.11x, 1.00x and 0.88x the throughput in three runs, the noise of
