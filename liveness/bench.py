@@ -638,50 +638,51 @@ TRIED = """## Why the misses, and what was tried
   scores bit for bit. XLA's optimised HLO (`--xla_dump_to`) shows the set-up's derivatives never
   stored: each of the five fusions that use them (the three products summed into the gradient
   matrix, the projection's two rows) computes them again from the two Scharr products. A round later
-  still, not kept (in-process A/B runs of `LivenessCheck`s at batch 64 taking turns, 8 rounds; and
-  the step's read alone for 1,872 points, 16 pairs, under XLA): the steps' windows read by gathers
-  as in TFLite while the set-up keeps its product (its ring transposed once a level), 0.79x and
-  0.82x the throughput with strips every 6th and 9th column (gathers throughout: 0.68-0.70x) — alone
-  the gathers' read took 0.58-0.73x the product's time, but in the graph XLA's column gather
-  (`batch_dims=1`) took 2.07 ms a pair, 1.68 with an `optimization_barrier` before it, where the
-  product takes 0.44-0.53; the shifted copies of the strips made by one product with a constant bank
-  of shift matrices and weighted per point (alone 2.6x the product's time); the shift matrix on the
-  left of the product (alone 1.05x); `P @ window` summed over the window's two axes (0.95x the
-  throughput, the same outputs bit for bit) or as a batched product of the rows stacked (0.85x). In
-  XLA's profile (`scripts/xla_profile.py`, a run at 262 pairs/s) `P @ window` runs as two multiplies
-  and two `reduce-window` ops, 0.48 ms a pair against the shift product's 0.53. Two independent
-  loops over chunks of 16 in one XLA computation, one per half of the batch (in case XLA ran them on
-  both cores at once), gave 1.11x, 1.00x and 0.88x the throughput in three runs, the noise of this
-  machine (four loops of one chunk each: 0.98x). Farneback in the eye patches takes 0.37-0.53 ms a
-  pair under XLA alone (32 patches, 16 pairs, four runs: an eighth to a sixth of the pair check at
-  305 pairs/s), two fifths of it in one fusion of each update's systems that reads the gathered
-  neighbourhoods and the flow through transposes; kept as it is: the sample interpolated per pixel
-  on the last axis instead of by planes took 1.12x, and `optimization_barrier`s after the sample or
-  the mixed expansions 0.95-0.99x (under 1 % of the pair check, and an op only XLA knows), the same
-  flow bit for bit. `optimization_barrier`s in LK's set-up, which make XLA store a value once,
-  bought nothing either: after the derivatives, 1.01x the throughput, after the projection's rows
-  0.93x (the same outputs bit for bit). The steps are 7,488 small per-point products a step at batch
-  64, which neither runtime runs near its peak; plain TensorFlow runs each elementwise op as a pass
-  over memory (at batch 64 its profile is multiplies, strided slices, subtractions and additions,
-  then the batched products and gathers). An earlier round's changes left plain TensorFlow where it
-  was (1.00x the time at batch 1 and 64) and XLA at 0.94x (batch 1) and 0.97x (batch 64) (in-process
-  A/B runs of `LivenessCheck`s at the start and the end of the round, taking turns). Then large
-  batches went in chunks of 16 pairs (`check_in_chunks`): the strip tables of 64 pairs outgrow the
-  cache; at batch 64 XLA went from 300-355 to 419-430 pairs/s and the reloaded SavedModel from
-  256-274 to 304-317 (one module per process, taking turns; decisions.md). On a GPU the same XLA
-  graph is another matter: on an H100, every pair at once and in full float32, it scored 16,500
-  pairs/s at batch 64 and 39,400 at batch 4096, and in chunks of 16 only 6,100-7,500
-  ([gpu.md](gpu.md), `scripts/gpu_xla_throughput.py`; compiled by jaxlib's XLA, since that machine
-  had no TensorFlow): a GPU server's export takes `--pair-chunk 0`. A CPU server can have XLA's
-  speed from a SavedModel: `liveness export --xla` compiles its pair signatures (the table's middle
-  column; TF Serving needs `--xla_cpu_compilation_enabled=true` and fixed batch sizes, serving.md).
-  Neither runtime leaves the second core idle at batch 64 (process CPU time 1.85-1.89x the wall
-  time, ad-hoc), and two chunks in flight gave plain TensorFlow nothing that outlasted the machine's
-  noise (both medians 144 pairs/s in separate processes taking turns; decisions.md). The 400 pairs/s
-  are a figure of one machine's speed, and this shared machine's speed moves: in this round's first
-  run of the command every path took 1.4-1.9x its time of the round before (OpenCV's pair check 2.54
-  against 1.68 ms, TFLite 4.87 against 3.38, XLA 216 against 412 pairs/s at batch 64), while the
-  ratios between paths held.
+  still, not kept (ad-hoc scripts, not in the repository: in-process A/B runs of `LivenessCheck`s at
+  batch 64 taking turns, 8 rounds; and the step's read alone for 1,872 points, 16 pairs, under XLA):
+  the steps' windows read by gathers as in TFLite while the set-up keeps its product (its ring
+  transposed once a level), 0.79x and 0.82x the throughput with strips every 6th and 9th column
+  (gathers throughout: 0.68-0.70x) — alone the gathers' read took 0.58-0.73x the product's time, but
+  in the graph XLA's column gather (`batch_dims=1`) took 2.07 ms a pair, 1.68 with an
+  `optimization_barrier` before it, where the product takes 0.44-0.53; the shifted copies of the
+  strips made by one product with a constant bank of shift matrices and weighted per point (alone
+  2.6x the product's time); the shift matrix on the left of the product (alone 1.05x); `P @ window`
+  summed over the window's two axes (0.95x the throughput, the same outputs bit for bit) or as a
+  batched product of the rows stacked (0.85x). In XLA's profile (`scripts/xla_profile.py`, a run at
+  262 pairs/s) `P @ window` runs as two multiplies and two `reduce-window` ops, 0.48 ms a pair
+  against the shift product's 0.53. Two independent loops over chunks of 16 in one XLA computation,
+  one per half of the batch (in case XLA ran them on both cores at once), gave 1.11x, 1.00x and
+  0.88x the throughput in three runs, the noise of this machine (four loops of one chunk each:
+  0.98x). Farneback in the eye patches takes 0.37-0.53 ms a pair under XLA alone (32 patches, 16
+  pairs, four runs: an eighth to a sixth of the pair check at 305 pairs/s), two fifths of it in one
+  fusion of each update's systems that reads the gathered neighbourhoods and the flow through
+  transposes; kept as it is: the sample interpolated per pixel on the last axis instead of by planes
+  took 1.12x, and `optimization_barrier`s after the sample or the mixed expansions 0.95-0.99x (under
+  1 % of the pair check, and an op only XLA knows), the same flow bit for bit.
+  `optimization_barrier`s in LK's set-up, which make XLA store a value once, bought nothing either:
+  after the derivatives, 1.01x the throughput, after the projection's rows 0.93x (the same outputs
+  bit for bit). The steps are 7,488 small per-point products a step at batch 64, which neither
+  runtime runs near its peak; plain TensorFlow runs each elementwise op as a pass over memory (at
+  batch 64 its profile is multiplies, strided slices, subtractions and additions, then the batched
+  products and gathers). An earlier round's changes left plain TensorFlow where it was (1.00x the
+  time at batch 1 and 64) and XLA at 0.94x (batch 1) and 0.97x (batch 64) (in-process A/B runs of
+  `LivenessCheck`s at the start and the end of the round, taking turns). Then large batches went in
+  chunks of 16 pairs (`check_in_chunks`): the strip tables of 64 pairs outgrow the cache; at batch
+  64 XLA went from 300-355 to 419-430 pairs/s and the reloaded SavedModel from 256-274 to 304-317
+  (one module per process, taking turns; decisions.md). On a GPU the same XLA graph is another
+  matter: on an H100, every pair at once and in full float32, it scored 16,500 pairs/s at batch 64
+  and 39,400 at batch 4096, and in chunks of 16 only 6,100-7,500 ([gpu.md](gpu.md),
+  `scripts/gpu_xla_throughput.py`; compiled by jaxlib's XLA, since that machine had no TensorFlow):
+  a GPU server's export takes `--pair-chunk 0`. A CPU server can have XLA's speed from a SavedModel:
+  `liveness export --xla` compiles its pair signatures (the table's middle column; TF Serving needs
+  `--xla_cpu_compilation_enabled=true` and fixed batch sizes, serving.md). Neither runtime leaves
+  the second core idle at batch 64 (process CPU time 1.85-1.89x the wall time, ad-hoc), and two
+  chunks in flight gave plain TensorFlow nothing that outlasted the machine's noise (both medians
+  144 pairs/s in separate processes taking turns; decisions.md). The 400 pairs/s are a figure of one
+  machine's speed, and this shared machine's speed moves: in this round's first run of the command
+  every path took 1.4-1.9x its time of the round before (OpenCV's pair check 2.54 against 1.68 ms,
+  TFLite 4.87 against 3.38, XLA 216 against 412 pairs/s at batch 64), while the ratios between paths
+  held.
 - **The motion cue doubles LK**: the forward-backward filter tracks every point back (SPEC §4b); the
   backward templates cannot be shared with the forward ones (they are windows of the other frame at
   other points).
