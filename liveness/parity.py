@@ -73,14 +73,14 @@ def collect_pairs(videos: list[Path], cfg: LivenessConfig, per_clip: int,
     return pairs
 
 
-TENSORFLOW, TFLITE = "TensorFlow graph", "TFLite files' graph"
+TENSORFLOW, XLA, TFLITE = "TensorFlow graph", "XLA graph", "TFLite files' graph"
 
 
 @dataclass(frozen=True)
 class Graphs:
-    """The graphs parity runs: ``LivenessCheck``s by name (the one TensorFlow runs, and the one
-    the TFLite files are converted from, whose LK reads its windows another way) and the
-    ``eye_flow`` stage, which does not depend on how LK reads its windows."""
+    """The graphs parity runs: ``LivenessCheck``s by name (the one TensorFlow runs, the one XLA
+    compiles and the one the TFLite files are converted from, each reading LK's windows its own
+    way) and the ``eye_flow`` stage, which does not depend on how LK reads its windows."""
 
     modules: dict
     eye_stage: object
@@ -93,21 +93,25 @@ class Graphs:
         from model_graph.flow import eye_flow
         from model_graph.module import LivenessCheck
 
-        return cls({TENSORFLOW: LivenessCheck(cfg), TFLITE: tflite_module(cfg)},
+        return cls({TENSORFLOW: LivenessCheck(cfg), XLA: LivenessCheck(cfg, jit_compile=True),
+                    TFLITE: tflite_module(cfg)},
                    tf.function(lambda a, b, boxes: eye_flow(a, b, boxes, cfg)))
 
 
 def compare(pairs: list[Pair], cfg: LivenessConfig, graphs: Graphs,
             batch: int = 32) -> dict[str, PairComparison]:
-    """Run each graph of ``graphs`` and, once, the reference on ``pairs``: a comparison per graph."""
+    """Run each graph of ``graphs`` and, once, the reference on ``pairs``: a comparison per graph.
+    Every call gets ``batch`` pairs (the last padded with copies of its first), so that XLA
+    compiles one batch size."""
     import tensorflow as tf
 
     results = {name: PairComparison() for name in graphs.modules}
     for start in range(0, len(pairs), batch):
         chunk = pairs[start:start + batch]
-        prev = np.stack([p[0] for p in chunk])
-        next = np.stack([p[1] for p in chunk])
-        marks = np.stack([p[2] for p in chunk]).astype(np.float32)
+        padded = chunk + chunk[:1] * (batch - len(chunk))
+        prev = np.stack([p[0] for p in padded])
+        next = np.stack([p[1] for p in padded])
+        marks = np.stack([p[2] for p in padded]).astype(np.float32)
         outs = {name: {k: v.numpy() for k, v in module(prev, next, marks).items()}
                 for name, module in graphs.modules.items()}
         boxes = list(outs.values())[0]["eye_boxes"]          # from the landmarks alone
@@ -196,7 +200,8 @@ def _table(figures: list[Target]) -> list[str]:
 
 
 def markdown(per_source: dict[str, PairComparison], overall: PairComparison,
-             tflite_graph: PairComparison, cfg: LivenessConfig, command: str) -> str:
+             xla_graph: PairComparison, tflite_graph: PairComparison, cfg: LivenessConfig,
+             command: str) -> str:
     """The parity page."""
     import tensorflow as tf
 
@@ -221,11 +226,20 @@ def markdown(per_source: dict[str, PairComparison], overall: PairComparison,
         "",
         *_table(targets(overall)),
         "",
+        "## The XLA graph",
+        "",
+        "Compiled by XLA (`LivenessCheck(jit_compile=True)`, as `liveness export --xla` "
+        "exports it), the graph reads LK's windows by squares sliced out of the padded levels "
+        "where TensorFlow reads them by products (`model_graph.lucas_kanade.WINDOW_READS`; same "
+        "arithmetic up to float rounding). That graph on the same pairs:",
+        "",
+        *_table(targets(xla_graph)),
+        "",
         "## The TFLite files' graph",
         "",
-        "The exported TFLite files read LK's windows by gathers where TensorFlow reads them by "
-        "products (`model_graph.lucas_kanade.WINDOW_READS`; same arithmetic up to float "
-        "rounding). That graph, run in TensorFlow on the same pairs:",
+        "The exported TFLite files read LK's windows by gathers "
+        "(`model_graph.lucas_kanade.WINDOW_READS`). That graph, run in TensorFlow on the same "
+        "pairs:",
         "",
         *_table(targets(tflite_graph)),
         "", "## Per source", "",
@@ -272,7 +286,7 @@ histogram holds few vectors: that is the largest |dk| above."""
 def run(clips_dir: Path | None, out: Path | None, cfg: LivenessConfig, per_clip: int,
         command: str, quiet: bool = False) -> tuple[str, list[Target]]:
     """Collect, compare and (when ``out``) write the page; returns it and the overall targets,
-    of the graph as TensorFlow runs it and as the TFLite files run it."""
+    of the graph as TensorFlow runs it, as XLA compiles it and as the TFLite files run it."""
     videos: list[Path] = []
     if clips_dir is not None and clips_dir.is_dir():
         videos = sorted(p for p in clips_dir.iterdir() if p.suffix in (".mp4", ".webm", ".avi", ".mov"))
@@ -288,9 +302,10 @@ def run(clips_dir: Path | None, out: Path | None, cfg: LivenessConfig, per_clip:
             for figure in vars(c):
                 getattr(overall[graph], figure).extend(getattr(c, figure))
     page = markdown({name: c[TENSORFLOW] for name, c in per_source.items()}, overall[TENSORFLOW],
-                    overall[TFLITE], cfg, command)
+                    overall[XLA], overall[TFLITE], cfg, command)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(page)
     return page, targets(overall[TENSORFLOW]) + [
-        Target(f"{TFLITE}: {t.name}", t.value, t.bound, t.met) for t in targets(overall[TFLITE])]
+        Target(f"{graph}: {t.name}", t.value, t.bound, t.met)
+        for graph in (XLA, TFLITE) for t in targets(overall[graph])]

@@ -29,7 +29,8 @@ def check_pair(prev: tf.Tensor, next: tf.Tensor, landmarks: tf.Tensor, cfg: Live
             all zeros and holds no vector; no output is ever NaN.
         cfg: the configuration.
         window_reads: how LK reads its windows (``model_graph.lucas_kanade.WINDOW_READS``):
-            ``"gathers"`` for a graph converted to TFLite, ``"products"`` otherwise.
+            ``"gathers"`` for a graph converted to TFLite, ``"windows"`` for one that XLA
+            compiles, ``"products"`` otherwise.
 
     Returns:
         ``score [B]`` float32 (0 where not valid), ``is_live [B]`` bool (``score > threshold``),

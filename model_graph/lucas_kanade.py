@@ -10,7 +10,8 @@ and in the TFLite file), for each point:
    window costs ``window + 3`` gathered rows rather than hundreds of pixels. The rows go to the
    window's columns, interpolated at the point's sub-pixel offset, in one of two ways
    (:data:`WINDOW_READS`): a bilinear shift product per point, or a second gather of rows from
-   the transposed strips;
+   the transposed strips. Under XLA a third way needs no strips: one gather slices each point's
+   square out of the padded level whole;
 2. the 3x3 Scharr derivatives are taken at the window's pixels of the interpolated ring (0
    outside the image, as in OpenCV): along the last axis as products with constant matrices,
    along the other as differences of slices;
@@ -36,6 +37,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
+
+from tensorflow.compiler.tf2xla.python import xla
+from tensorflow.compiler.xla import xla_data_pb2
 
 from model_graph.padding import pad
 from model_graph.pyramid import build_pyramid
@@ -64,12 +68,19 @@ _INTENSITY_SCALE = 32.0
 #:   (27 wide: the table holds each pixel three times, not four, and the wider strips cost a
 #:   gather less than they cost a product).
 #:
+#: - ``"windows"``: each point's square sliced whole out of the padded level by one XLA gather
+#:   (``XlaGather``, a window-sized slice per start), then interpolated between rows and between
+#:   columns, windows ``[M, y, x]``: for a graph that XLA compiles (TFLite has no such op, and a
+#:   TensorFlow runtime without XLA no kernel for it); the table holds whole padded rows (step
+#:   0). Under XLA at batch 64 it takes about 0.8x the time of ``"products"``.
+#:
 #: Same arithmetic up to float rounding; docs/decisions.md ("Lucas-Kanade in float").
-WINDOW_READS = {"products": 6, "gathers": 9}
+WINDOW_READS = {"products": 6, "gathers": 9, "windows": 0}
 
 
 def strip_step(reads: str) -> int:
-    """The strip step of ``reads``, one of :data:`WINDOW_READS` (``ValueError`` for another)."""
+    """The strip step of ``reads``, one of :data:`WINDOW_READS` (``ValueError`` for another);
+    0: whole padded rows."""
     if reads not in WINDOW_READS:
         raise ValueError(f"window reads must be one of {tuple(WINDOW_READS)}, got {reads!r}")
     return WINDOW_READS[reads]
@@ -81,11 +92,13 @@ class StripPyramid:
 
     ``table [R, width]`` float32: for level ``l``, row ``bases[l] + (k * rows[l] + r) *
     blocks[l] + b`` holds the ``width`` pixels of image ``k``'s reflect-101 padded row ``r`` from
-    column ``b * step``; padded row/column 0 is image row/column ``-(window + 1)``.
+    column ``b * step``; padded row/column 0 is image row/column ``-(window + 1)``. Step 0:
+    one block per row, the whole padded row (level 0's width at every level).
     ``bases [L + 1]`` int32; ``rows``, ``blocks`` ``[L + 1]`` and ``sizes [L + 1, 2]`` (each level's
     width, height) are numpy constants. A read of ``window + 3`` pixels from any column
     ``0 .. width_l + window`` fits in one strip; one table serves every level, so the loop over
-    the levels reads it by the level's base row.
+    the levels reads it by the level's base row (and a window read of step 0 by its first
+    row and column).
     """
 
     table: tf.Tensor
@@ -107,19 +120,27 @@ def strip_pyramid(images: tf.Tensor, levels: int, window: int, step: int) -> Str
     strips starting every ``step`` columns: a read from any column lies in one strip, at a shift
     of ``0 .. step - 1`` that the window read undoes. Step 1 would need no shift but makes the
     table ``window + 3`` times the image (the table is bound by the bytes it writes); a larger
-    step, wider strips."""
+    step, wider strips. Step 0: the table is the padded levels' rows whole (reads of step 0
+    slice their windows out of it)."""
     reach = window + 3                                   # pixels a read takes from its column
-    per_strip = -(-(reach + step - 1) // step)                          # blocks in one strip
     tables, rows, blocks, sizes = [], [], [], []
+    whole = images.shape[2] + 2 * window + 3 if step == 0 else None        # level 0's columns
     for image in build_pyramid(images, levels):
         starts = image.shape[2] + window + 1             # columns a read may start from
-        count = -(-starts // step)                       # strips per row
-        columns = (count - 1 + per_strip) * step
+        if step == 0:
+            count, columns = 1, whole
+        else:
+            per_strip = -(-(reach + step - 1) // step)                  # blocks in one strip
+            count = -(-starts // step)                   # strips per row
+            columns = (count - 1 + per_strip) * step
         padded = pad(pad(image, 1, window + 1, window + 1, "reflect101"),
                      2, window + 1, columns - starts, "reflect101")
-        grid = tf.reshape(padded, [-1, padded.shape[1], columns // step, step])
-        strips = tf.stack([grid[:, :, j:j + count] for j in range(per_strip)], 3)
-        tables.append(tf.reshape(strips, [-1, per_strip * step]))
+        if step == 0:
+            tables.append(tf.reshape(padded, [-1, columns]))
+        else:
+            grid = tf.reshape(padded, [-1, padded.shape[1], columns // step, step])
+            strips = tf.stack([grid[:, :, j:j + count] for j in range(per_strip)], 3)
+            tables.append(tf.reshape(strips, [-1, per_strip * step]))
         rows.append(padded.shape[1])
         blocks.append(count)
         sizes.append((image.shape[2], image.shape[1]))
@@ -127,6 +148,12 @@ def strip_pyramid(images: tf.Tensor, levels: int, window: int, step: int) -> Str
     bases = tf.shape(images)[0] * (np.cumsum(rows * blocks) - rows * blocks).astype(np.int32)
     return StripPyramid(tf.concat(tables, 0), bases, rows, blocks,
                         np.array(sizes, np.float32), window, step)
+
+
+#: An ``XlaGather`` from a 2-D table at ``[M, 2]`` (row, column) starts: one slice per start,
+#: the slice's two axes the output's axes 1 and 2.
+_WINDOW_SLICE = xla_data_pb2.GatherDimensionNumbers(offset_dims=[1, 2], start_index_map=[0, 1],
+                                                    index_vector_dim=1)
 
 
 def _shift_matrix(offset: tf.Tensor, rows: int, columns: int) -> tf.Tensor:
@@ -163,6 +190,8 @@ class _Windows:
         self.pyramid, self.window = pyramid, pyramid.window
         #: Windows are ``[M, x, y]`` (else ``[M, y, x]``).
         self.x_major = reads == "gathers"
+        #: Squares sliced out of whole rows by an XLA gather (else strips, then a second step).
+        self._sliced = reads == "windows"
         self._first = tf.reshape(tf.gather(pyramid.bases, level) + image * tf.gather(
             pyramid.rows * pyramid.blocks, level), [-1, 1])                      # [M, 1] int32
         self._blocks = tf.gather(pyramid.blocks.astype(np.float32), level)
@@ -190,6 +219,8 @@ class _Windows:
         """``count`` x ``count`` pixels interpolated at ``corner + frac`` (integer-valued top-left
         ``corner [M, 2, 1]``, clamped into the table; ``frac [M, 2, 1]`` in ``[0, 1)``):
         ``[M, count, count]``, x-major when :attr:`x_major`."""
+        if self._sliced:
+            return self._slice(corner, frac, count)
         strips, shift = self.rows(corner, count + 1)                 # [M, count + 1, width]
         if not self.x_major:
             across = tf.matmul(strips, _shift_matrix(shift + frac[:, 0:1], strips.shape[2], count))
@@ -200,6 +231,20 @@ class _Windows:
                         tf.int32)
         # Each point's columns from its own strips (batch_dims, not a flattened copy of them).
         return _lerp(tf.gather(columns, first, batch_dims=1), frac[:, 0:1], count)
+
+    def _slice(self, corner: tf.Tensor, frac: tf.Tensor, count: int) -> tf.Tensor:
+        """:meth:`read` from a table of whole rows (step 0): the ``count + 1`` square at
+        ``corner`` sliced out by one XLA gather (clamped into the table, as :meth:`rows`),
+        interpolated between rows, then between columns: ``[M, count, count]`` (y, x)."""
+        start = tf.clip_by_value(corner + (self.window + 1.0), 0.0,
+                                 self._ends - np.array([[[0.0], [count + 1]]], np.float32))
+        first = tf.cast(tf.reshape(start, [-1, 2]), tf.int32)                   # [M, 2] (x, y)
+        index = tf.stack([self._first[:, 0] + first[:, 1], first[:, 0]], 1)    # (row, column)
+        square = tf.reshape(xla.gather(self.pyramid.table, index, _WINDOW_SLICE,
+                                       [count + 1, count + 1], indices_are_sorted=False),
+                            [-1, count + 1, count + 1])
+        rows = _lerp(square, frac[:, 1:2], count)                    # [M, count, count + 1]
+        return rows[..., :count] + (rows[..., 1:] - rows[..., :count]) * frac[:, 0:1]
 
     def in_bounds(self, corner: tf.Tensor) -> tf.Tensor:
         """``[M, 1, 1]`` 1.0 where OpenCV tracks a window with integer top-left ``corner``: it

@@ -10,6 +10,7 @@ from liveness.conventions import N_LANDMARKS
 from model_graph.aggregate import aggregate_clip
 from model_graph.check import check_in_chunks, fit_rows
 from model_graph.farneback import farneback_levels
+from model_graph.lucas_kanade import strip_step
 from model_graph.texture import PATCH_PX, FrozenTexture
 
 #: Pairs checked at a time when a batch is larger (``pair_chunk``). On this project's 2-core CPU
@@ -54,8 +55,11 @@ class LivenessCheck(tf.Module):
 
     ``pair_batch`` fixes ``B`` in ``check`` and ``check_pair`` (None: any); a batch of 1 is what
     a device scoring one pair per frame runs (``liveness_pair.tflite``). ``window_reads``: how LK
-    reads its windows (``model_graph.lucas_kanade.WINDOW_READS``), ``"gathers"`` for a module
-    converted to TFLite (``export.exporter`` does so), ``"products"`` for TensorFlow and XLA.
+    reads its windows in ``check`` and ``check_pair`` (``model_graph.lucas_kanade.WINDOW_READS``):
+    ``"gathers"`` for a module converted to TFLite (``export.exporter`` does so), ``"windows"``
+    under XLA and ``"products"`` for TensorFlow without it (``None``, the default: ``"windows"``
+    with ``jit_compile``, else ``"products"``). ``check_clip``, never compiled, reads by
+    products where the pair signatures read by ``"windows"``.
     ``pair_chunk``: a larger batch is checked that many pairs at a time in a loop
     (``model_graph.check.check_in_chunks``), which keeps a CPU's caches warm; ``None`` checks
     every pair at once — for a GPU, and for a module converted to TFLite (one pair per call).
@@ -68,7 +72,7 @@ class LivenessCheck(tf.Module):
     """
 
     def __init__(self, cfg: LivenessConfig, *, jit_compile: bool = False,
-                 pair_batch: int | None = None, window_reads: str = "products",
+                 pair_batch: int | None = None, window_reads: str | None = None,
                  pair_chunk: int | None = PAIR_CHUNK) -> None:
         super().__init__(name="liveness_check")
         tf.config.experimental.enable_tensor_float_32_execution(False)
@@ -79,6 +83,12 @@ class LivenessCheck(tf.Module):
             raise ValueError(f"eye_patch_px={cfg.eye_patch_px} makes OpenCV's Farneback use more "
                              f"than one level; the graph supports patches below "
                              f"{int(32 / cfg.fb_pyr_scale)} px")
+        if window_reads is None:
+            window_reads = "windows" if jit_compile else "products"
+        strip_step(window_reads)                                  # a known way of reading
+        if window_reads == "windows" and not jit_compile:
+            raise ValueError("window reads 'windows' need XLA (jit_compile=True): a TensorFlow "
+                             "runtime without it has no kernel for their gather")
         self.cfg, self.window_reads, self.pair_chunk = cfg, window_reads, pair_chunk
         self._texture_networks = FrozenTexture()
         size = cfg.crop_size
@@ -139,15 +149,17 @@ class LivenessCheck(tf.Module):
             out.update(self._texture(*inputs[3:]))
         return {k: _mask(k, v, same)[:batch] for k, v in out.items()}
 
-    def _check_pairs(self, prev, next, landmarks) -> dict[str, tf.Tensor]:
-        return check_in_chunks(prev, next, landmarks, self.cfg, self.window_reads, self.pair_chunk)
+    def _check_pairs(self, prev, next, landmarks, reads: str | None = None) -> dict[str, tf.Tensor]:
+        return check_in_chunks(prev, next, landmarks, self.cfg, reads or self.window_reads,
+                               self.pair_chunk)
 
     def _check_clip(self, frames, landmarks, patches, patch_context) -> dict[str, tf.Tensor]:
         count = tf.shape(frames)[0]
         same = _same_batch(count, landmarks, patches, patch_context)
         n = tf.maximum(count, 2)                        # T < 2 runs on a blank pair, not valid
         frames, landmarks = fit_rows(frames, n), fit_rows(landmarks, n)
-        pairs = self._check_pairs(frames[:-1], frames[1:], landmarks[:-1])
+        reads = "products" if self.window_reads == "windows" else self.window_reads   # no XLA
+        pairs = self._check_pairs(frames[:-1], frames[1:], landmarks[:-1], reads)
         real = tf.range(n - 1) < count - 1
         pairs = {k: _mask(k, v, same & real) for k, v in pairs.items()}
         frames_n = tf.maximum(count, 1)                 # no frame runs on one blank patch pair

@@ -1,9 +1,10 @@
 """Where XLA's time goes in the pair check on this CPU, op by op.
 
-    python scripts/xla_profile.py [--batch 64] [--calls 3] [--top 12]
+    python scripts/xla_profile.py [--batch 64] [--calls 3] [--top 12] [--reads products]
 
 Compiles ``check_pair`` of ``LivenessCheck(cfg, jit_compile=True)`` (the ``default`` preset, crop
-160, in chunks of ``PAIR_CHUNK`` pairs as exported), runs ``--batch`` copies of the bench pairs,
+160, in chunks of ``PAIR_CHUNK`` pairs as exported; LK's windows read as ``--reads`` says, by
+default as the module reads them under XLA), runs ``--batch`` copies of the bench pairs,
 traces ``--calls`` calls with TensorFlow's profiler (XLA's per-op trace on:
 ``--xla_cpu_enable_xprof_traceme``) and prints the compiled ops' time per pair, grouped by how
 often an op runs in a call: once per Newton step, once per pyramid level and direction (the
@@ -75,6 +76,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--calls", type=int, default=3)
     parser.add_argument("--top", type=int, default=12)
+    parser.add_argument("--reads", choices=("windows", "products"), default="windows",
+                        help="how LK reads its windows (model_graph.lucas_kanade.WINDOW_READS)")
     args = parser.parse_args()
     if min(args.batch, args.calls, args.top) < 1:
         parser.error("--batch, --calls and --top must be at least 1")
@@ -92,7 +95,7 @@ def main() -> None:
     prev, next, marks = crop_pairs(cfg, 16)
     pick = np.arange(args.batch) % len(prev)
     inputs = [tf.constant(x[pick]) for x in (prev, next, marks)]
-    module = LivenessCheck(cfg, jit_compile=True)
+    module = LivenessCheck(cfg, jit_compile=True, window_reads=args.reads)
     for _ in range(2):                                   # compile and warm up
         tf.nest.map_structure(np.asarray, module.check_pair(*inputs))
     with tempfile.TemporaryDirectory() as trace_dir:
@@ -122,7 +125,8 @@ def main() -> None:
     for name, us in total.items():
         grouped[groups.get(runs[name] // args.calls, "the rest")] += us
     whole = sum(total.values())
-    print(f"batch {args.batch} in chunks of {chunk}: {1000 * wall / args.batch:.3f} ms a "
+    print(f"batch {args.batch} in chunks of {chunk}, reads by {args.reads}: "
+          f"{1000 * wall / args.batch:.3f} ms a "
           f"pair wall while traced ({args.batch / wall:.0f} pairs/s), compiled ops "
           f"{ms_a_pair(whole):.3f} ms a pair")
     print("\n| ops | ms a pair | share |\n|---|---|---|")

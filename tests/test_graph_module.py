@@ -105,15 +105,40 @@ def test_eager_equals_tf_function(small_pairs):
     np.testing.assert_allclose(eager["score"], traced["score"], atol=1e-3)
 
 
-def test_xla_equals_tf_function(small_pairs):
+@pytest.mark.parametrize("reads", ["windows", "products"])
+def test_xla_equals_tf_function(small_pairs, reads):
+    """Under XLA the module reads LK's windows by sliced squares unless told otherwise; either
+    way XLA gives the tf.function's outputs."""
     prev, next, marks = small_pairs
     traced = LivenessCheck(SMALL)(prev, next, marks)
-    compiled = LivenessCheck(SMALL, jit_compile=True)(prev, next, marks)
+    module = LivenessCheck(SMALL, jit_compile=True,
+                           window_reads=None if reads == "windows" else reads)
+    assert module.window_reads == reads
+    compiled = module(prev, next, marks)
     for name in ("valid", "is_live", "landmark_hist", "eye_hist", "landmark_status"):
         np.testing.assert_array_equal(compiled[name].numpy(), traced[name].numpy(), err_msg=name)
     # XLA fuses and reorders float sums: flows agree to a few thousandths of a pixel.
     np.testing.assert_allclose(compiled["landmark_flow"], traced["landmark_flow"], atol=5e-3)
     np.testing.assert_allclose(compiled["score"], traced["score"], atol=1e-2)
+
+
+def test_reads_by_sliced_squares_need_xla():
+    assert LivenessCheck(SMALL).window_reads == "products"
+    with pytest.raises(ValueError, match="need XLA"):
+        LivenessCheck(SMALL, window_reads="windows")
+    with pytest.raises(ValueError, match="window reads must be one of"):
+        LivenessCheck(SMALL, jit_compile=True, window_reads="pixels")
+
+
+def test_the_compiled_module_checks_a_clip_without_xla(small_pairs):
+    """``check_clip`` is never compiled: under a module whose pair signatures read by sliced
+    squares it reads by products, and gives the uncompiled module's verdict."""
+    prev, next, marks = small_pairs
+    frames, landmarks = np.concatenate([prev[:1], next[:1]]), np.concatenate([marks[:1]] * 2)
+    plain = LivenessCheck(SMALL).clip(frames, landmarks)
+    compiled = LivenessCheck(SMALL, jit_compile=True).clip(frames, landmarks)
+    for name in ("verdict", "reason", "pair_valid", "pair_planar"):
+        np.testing.assert_array_equal(compiled[name].numpy(), plain[name].numpy(), err_msg=name)
 
 
 def test_every_xla_product_runs_in_full_float32():

@@ -183,11 +183,22 @@ def test_float_step_tests_equal_comparisons():
         np.testing.assert_array_equal(got_above, (np.float32(bound) < values).astype(np.float32))
 
 
-@pytest.mark.parametrize("reads", ["products", "gathers"])
+def _read(pyramid, level: int, image, reads: str, corner, frac, count: int) -> np.ndarray:
+    """``_Windows(...).read`` of ``count`` pixels as the graph runs it: compiled by XLA for
+    ``"windows"`` (what those reads are for), eagerly otherwise."""
+    from model_graph.lucas_kanade import _Windows
+
+    def read(corner, frac):
+        return _Windows(pyramid, level, image, reads).read(corner, frac, count)
+
+    return (tf.function(read, jit_compile=True) if reads == "windows" else read)(corner, frac).numpy()
+
+
+@pytest.mark.parametrize("reads", ["products", "gathers", "windows"])
 @pytest.mark.parametrize("window", [7, 15])
 def test_window_reads_equal_the_padded_levels(window, reads):
     """Any read the LK may make (a ring of ``window + 2`` pixels from any top-left the bounds
-    allow) equals the reflect-101 padded level, by either way of reading (at an offset of 0 the
+    allow) equals the reflect-101 padded level, by every way of reading (at an offset of 0 the
     interpolation only copies: exact), in the layout the reads give."""
     from model_graph.lucas_kanade import WINDOW_READS, _Windows, strip_pyramid
     from model_graph.pyramid import build_pyramid
@@ -204,30 +215,31 @@ def test_window_reads_equal_the_padded_levels(window, reads):
         ys = np.arange(-(window + 1), height + window + 1 - reach)
         x, y, k = (a.ravel().astype(np.float32) for a in np.meshgrid(xs, ys, [0, 1]))
         corner = tf.constant(np.stack([x, y], 1)[:, :, None])
-        windows = _Windows(pyramid, level, tf.constant(k.astype(np.int32)), reads)
-        got = windows.read(corner, tf.zeros_like(corner), reach).numpy()
+        got = _read(pyramid, level, tf.constant(k.astype(np.int32)), reads, corner,
+                    tf.zeros_like(corner), reach)
         for i in range(len(x)):
             row, column = int(y[i]) + window + 1, int(x[i]) + window + 1
             expected = padded[int(k[i]), row:row + reach, column:column + reach]
-            np.testing.assert_array_equal(got[i], expected.T if windows.x_major else expected)
+            np.testing.assert_array_equal(got[i], expected.T if reads == "gathers" else expected)
 
 
 def test_window_reads_interpolate_alike():
-    """Both ways of reading a window interpolate bilinearly at the sub-pixel offset; they sum in
+    """Every way of reading a window interpolates bilinearly at the sub-pixel offset; they sum in
     another order, so they agree to float rounding of intensities up to 255 (a few 1e-5)."""
-    from model_graph.lucas_kanade import _Windows, strip_pyramid
+    from model_graph.lucas_kanade import strip_pyramid
 
     rng = np.random.default_rng(6)
     images = tf.constant(rng.integers(0, 256, (2, 41, 37)).astype(np.float32))
-    pyramid = strip_pyramid(images, 1, 7, 5)
     position = rng.uniform([-8, -8], [36, 34], (50, 2)).astype(np.float32)[:, :, None]
     corner = tf.floor(position)
     image = tf.constant(rng.integers(0, 2, 50).astype(np.int32))
-    products, gathers = (_Windows(pyramid, 0, image, reads).read(corner, position - corner, 9)
-                         for reads in ("products", "gathers"))
-    np.testing.assert_allclose(gathers.numpy(), np.swapaxes(products.numpy(), 1, 2), atol=1e-4)
+    products, gathers, windows = (
+        _read(strip_pyramid(images, 1, 7, step), 0, image, reads, corner, position - corner, 9)
+        for reads, step in (("products", 5), ("gathers", 5), ("windows", 0)))
+    np.testing.assert_allclose(gathers, np.swapaxes(products, 1, 2), atol=1e-4)
+    np.testing.assert_allclose(windows, products, atol=1e-4)
     frac = (position - corner.numpy())[:, :, 0]
-    first = products.numpy()[:, 0, 0]            # pixel (0, 0) by hand, from the padded image
+    first = products[:, 0, 0]                    # pixel (0, 0) by hand, from the padded image
     padded = np.pad(images.numpy(), ((0, 0), (8, 8), (8, 10)), mode="reflect")
     cx, cy = corner.numpy()[:, 0, 0].astype(int) + 8, corner.numpy()[:, 1, 0].astype(int) + 8
     k = image.numpy()

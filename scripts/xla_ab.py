@@ -1,0 +1,76 @@
+"""XLA throughput of ways of reading LK's windows and of chunk sizes, taking turns in one process.
+
+    python scripts/xla_ab.py [--batch 64] [--rounds 8] [products:16 windows:16 ...]
+
+Each argument ``READS:CHUNK`` is a ``LivenessCheck(cfg, jit_compile=True, window_reads=READS,
+pair_chunk=CHUNK)`` (the ``default`` preset, crop 160). All are compiled, run on ``--batch``
+copies of the bench pairs, then timed in ``--rounds`` rounds in which they take turns (three calls
+each), so that load on a shared machine falls on all of them. Prints how far each one's outputs
+are from the first's, then pairs per second: the median, the median of the per-round ratios to
+the first, and every round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("variants", nargs="*", default=["products:16", "windows:16"],
+                        help="READS:CHUNK, e.g. windows:16 (the first is the baseline)")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=8)
+    args = parser.parse_args()
+    if min(args.batch, args.rounds) < 1:
+        parser.error("--batch and --rounds must be at least 1")
+    variants = []
+    for spec in args.variants:
+        reads, _, chunk = spec.partition(":")
+        if not chunk.isdigit() or int(chunk) < 1:
+            parser.error(f"variant {spec!r}: expected READS:CHUNK, e.g. windows:16")
+        variants.append((spec, reads, int(chunk)))
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+
+    from liveness.bench import crop_pairs
+    from liveness.config import preset
+    from model_graph.module import LivenessCheck
+
+    cfg = preset("default")
+    prev, next, marks = crop_pairs(cfg, 16)
+    pick = np.arange(args.batch) % len(prev)
+    inputs = [tf.constant(x[pick]) for x in (prev, next, marks)]
+    modules, outputs = {}, {}
+    for spec, reads, chunk in variants:
+        modules[spec] = LivenessCheck(cfg, jit_compile=True, window_reads=reads, pair_chunk=chunk)
+        for _ in range(2):                                   # compile and warm up
+            outputs[spec] = tf.nest.map_structure(np.asarray, modules[spec].check_pair(*inputs))
+    first = variants[0][0]
+    for spec, *_ in variants[1:]:
+        a, b = outputs[first], outputs[spec]
+        print(f"{spec} against {first}: landmark flow at most "
+              f"{np.abs(a['landmark_flow'] - b['landmark_flow']).max():.2e} px apart; status, "
+              f"planar and is_live the same on {np.mean(a['landmark_status'] == b['landmark_status']):.1%}, "
+              f"{np.mean(a['planar'] == b['planar']):.1%} and {np.mean(a['is_live'] == b['is_live']):.1%}; "
+              f"plane residual at most {np.abs(a['plane_residual'] - b['plane_residual']).max():.2e} apart")
+    rates = {spec: [] for spec in modules}
+    for _ in range(args.rounds):
+        for spec, module in modules.items():
+            start = time.perf_counter()
+            for _ in range(3):
+                tf.nest.map_structure(np.asarray, module.check_pair(*inputs))
+            rates[spec].append(3 * args.batch / (time.perf_counter() - start))
+    base = np.array(rates[first])
+    print(f"\nbatch {args.batch}, {args.rounds} rounds, pairs per second:")
+    for spec, rate in rates.items():
+        print(f"{spec:16s} median {np.median(rate):5.0f}  x{np.median(np.array(rate) / base):.3f} "
+              f"of {first}  ({' '.join(f'{r:.0f}' for r in rate)})")
+
+
+if __name__ == "__main__":
+    main()
