@@ -561,11 +561,13 @@ TRIED = """## Why the misses, and what was tried
   bit. Then, for the gathers, each point's columns gathered from its own transposed strips
   (`batch_dims=1`) instead of from the strips of every point flattened into one table: 0.945x,
   0.957x and, the order swapped, 0.989x (`scripts/pair_ab.py`; the same outputs bit for bit).
-- **One graph, two ways of reading a window**: TensorFlow and XLA keep the per-point products, which
-  they run well, and the TFLite files read by gathers (`LivenessCheck(window_reads=...)`; the export
-  converts the gathers module). With gathers, plain TensorFlow at batch 64 took 1.13-1.19x as long
-  (its transposes and strided slices) and XLA 1.2-1.3x (interpolation before the transpose; 0.9-1.0x
-  the other way round, which TFLite ran 1.05x slower).
+- **One graph, three ways of reading a window** (`LivenessCheck(window_reads=...)`): plain TensorFlow
+  keeps the per-point products, which it runs well; the TFLite files read by gathers (the export
+  converts the gathers module); XLA slices each point's square whole out of the padded level with
+  its own gather (`XlaGather`), which no other runtime runs. With gathers, plain TensorFlow at
+  batch 64 took 1.13-1.19x as long (its transposes and strided slices) and XLA 1.2-1.3x
+  (interpolation before the transpose; 0.9-1.0x the other way round, which TFLite ran 1.05x
+  slower); XLA's sliced squares took it to 1.23x products' throughput at batch 64 (below).
 - **File size**: a graph without loops holds every op once per use. The Newton steps, the two
   directions, the pyramid levels, Farneback's updates, the plane test's Gauss-Newton steps and each
   Gauss-Jordan elimination are `tf.while_loop`s (`WHILE` in TFLite, where their bodies run as fast
@@ -595,9 +597,26 @@ TRIED = """## Why the misses, and what was tried
   round); the gathers' window read with the columns gathered before the rows are interpolated
   (1.03x), or the rows interpolated along the last axis (1.01x) (`scripts/pair_ab.py`, the round
   after).
-- **Batching** helps the SavedModel and XLA, but less than the 400 pairs/s target asks (the
-  throughput table). XLA's own trace of the exported graph at batch 64 (`python
-  scripts/xla_profile.py`, two runs in the latest round, both at 244 pairs/s), per pair: the work
+- **XLA slices its windows whole** (`window_reads="windows"`, what `LivenessCheck(jit_compile=True)`
+  and `liveness export --xla` read by; docs/decisions.md, "Under XLA, windows sliced whole"): each
+  point's square comes out of the padded level by one `XlaGather` with a window-sized slice, then
+  two interpolations, with no strip table, shift product or row gathers. `python
+  scripts/xla_ab.py` (8 rounds taking turns in one process): 1.23x products' throughput at batch
+  64 (397 against 317 pairs/s), 1.13x at batch 8, 1.07x at batch 1 (two earlier ad-hoc runs at
+  batch 64: 1.25x and 1.20x); the landmark flow within 2.3e-5 px, every flag the same. XLA's trace
+  after it (`python scripts/xla_profile.py`, a run at 367 pairs/s traced), per pair: the set-up of
+  each level and direction (the ring, its Scharr products, gradient matrix and projection) 1.46 ms
+  (48 % of the ops' time), the Newton steps 0.88 ms (29 %), the rest 0.67 ms (22 %); the largest
+  ops are the steps' two multiply fusions (each recomputes the interpolated window and multiplies
+  it by one projection row: 0.26-0.27 ms), the set-up's two Scharr products and two projection
+  rows (0.17 ms each) and a concatenation in Farneback's updates (0.17 ms). What was tried with
+  the sliced windows and not kept (dense derivatives sliced with the intensities, the projection
+  stacked, windows summed over two axes, barriers, a convolution for Scharr, 16-wide windows,
+  other chunk sizes) is in decisions.md with its figures.
+- **Batching** helps the SavedModel and XLA (the throughput table); the plain SavedModel stays far
+  from 400 pairs/s. Before XLA sliced its windows whole (the item above), XLA's own trace of the
+  exported graph at batch 64 (`python scripts/xla_profile.py --reads products`, two runs in an
+  earlier round, both at 244 pairs/s), per pair: the work
   done once per pyramid level and direction — the windows of `prev`, their Scharr derivatives and
   the projection — 2.03 ms (43-44 % of the ops' time), the Newton steps 1.75-1.78 ms (38 %), the
   rest (pyramids, strip table, Farneback, motion evidence, histograms) 0.85-0.87 ms (18-19 %). Under

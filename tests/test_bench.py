@@ -1,6 +1,7 @@
 """``liveness bench`` end to end at one small size (figures are measured, never asserted)."""
 
 import cv2
+import pytest
 
 from liveness.bench import _Stages, opencv_threads, time_calls, time_interleaved
 from liveness.cli import main
@@ -107,3 +108,13 @@ def test_pair_ab_reports_ratios_and_output_gaps():
              {"flow": np.array([1.0, 2.0]), "valid": np.array(True)}]
     assert ab.output_gaps(first, other) == {"flow": 0.5}
     assert ab.output_gaps(first, first) == {}
+
+
+def test_xla_ab_refuses_a_variant_without_a_chunk(monkeypatch, capsys):
+    """``scripts/xla_ab.py`` says what a variant looks like before it loads TensorFlow."""
+    from tests.test_texture import load_script
+
+    monkeypatch.setattr("sys.argv", ["xla_ab.py", "windows"])
+    with pytest.raises(SystemExit) as stop:
+        load_script("xla_ab").main()
+    assert stop.value.code == 2 and "expected READS:CHUNK" in capsys.readouterr().err
