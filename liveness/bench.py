@@ -612,7 +612,7 @@ TRIED = """## Why the misses, and what was tried
   rows (0.17 ms each) and a concatenation in Farneback's updates (0.17 ms). What was tried with
   the sliced windows and not kept (dense derivatives sliced with the intensities, the projection
   stacked, windows summed over two axes, barriers, a convolution for Scharr, 16-wide windows,
-  other chunk sizes) is in decisions.md with its figures.
+  other chunk sizes, unrolled loops) is in decisions.md with its figures.
 - **Batching** helps the SavedModel and XLA (the throughput table); the plain SavedModel stays far
   from 400 pairs/s. Before XLA sliced its windows whole (the item above), XLA's own trace of the
   exported graph at batch 64 (`python scripts/xla_profile.py --reads products`, two runs in an
