@@ -158,7 +158,8 @@ class LivenessCheck(tf.Module):
         same = _same_batch(count, landmarks, patches, patch_context)
         n = tf.maximum(count, 2)                        # T < 2 runs on a blank pair, not valid
         frames, landmarks = fit_rows(frames, n), fit_rows(landmarks, n)
-        reads = "products" if self.window_reads == "windows" else self.window_reads   # no XLA
+        # check_clip is never compiled: no XLA to run the "windows" gather.
+        reads = "products" if self.window_reads == "windows" else self.window_reads
         pairs = self._check_pairs(frames[:-1], frames[1:], landmarks[:-1], reads)
         real = tf.range(n - 1) < count - 1
         pairs = {k: _mask(k, v, same & real) for k, v in pairs.items()}
