@@ -603,7 +603,7 @@ TRIED = """## Why the misses, and what was tried
   two interpolations, with no strip table, shift product or row gathers. `python
   scripts/xla_ab.py` (8 rounds taking turns in one process): 1.23x products' throughput at batch
   64 (397 against 317 pairs/s), 1.13x at batch 8, 1.07x at batch 1 (two earlier ad-hoc runs at
-  batch 64: 1.25x and 1.20x); the landmark flow within 2.3e-5 px, every flag the same. XLA's trace
+  batch 64: 1.25x and 1.21x); the landmark flow within 2.3e-5 px, every flag the same. XLA's trace
   after it (`python scripts/xla_profile.py`, a run at 367 pairs/s traced), per pair: the set-up of
   each level and direction (the ring, its Scharr products, gradient matrix and projection) 1.46 ms
   (48 % of the ops' time), the Newton steps 0.88 ms (29 %), the rest 0.67 ms (22 %); the largest
