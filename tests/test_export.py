@@ -123,18 +123,43 @@ def test_warmup_requests_replay_through_the_served_model(exported):
                                   + [("check_clip", CLIP_WARMUP_FRAMES)])
 
 
+def _called(library: dict, name: str) -> set[str]:
+    """The functions of ``library`` (name -> FunctionDef) that ``name`` calls, itself included,
+    through calls, loop bodies and conditions and branches."""
+    seen, todo = set(), [name]
+    while todo:
+        current = todo.pop()
+        if current in seen or current not in library:
+            continue
+        seen.add(current)
+        for node in library[current].node_def:
+            todo.append(node.op)
+            for attr in node.attr.values():
+                todo.extend([attr.func.name] if attr.HasField("func") else [])
+                todo.extend(f.name for f in attr.list.func)
+    return seen
+
+
 def test_xla_export_compiles_the_pair_signatures_alone(golden, tmp_path):
     """``liveness export --xla``: the pair signatures carry XLA's must-compile mark, check_clip
-    does not (each clip length would compile anew), and the served numbers stay within the
-    runtimes' stated bounds of the plain graph's."""
+    does not (each clip length would compile anew) and calls no op that only XLA runs (LK's
+    ``XlaGather``: a server without XLA must still check clips), and the served numbers stay
+    within the runtimes' stated bounds of the plain graph's."""
     from tensorflow.core.protobuf import saved_model_pb2
 
     _index, inputs = golden
     save_served(LivenessCheck(CFG, jit_compile=True), tmp_path, (len(inputs["prev"]),))
     saved = saved_model_pb2.SavedModel.FromString((tmp_path / "saved_model.pb").read_bytes())
-    marked = {f.signature.name.rsplit("_", 1)[0] for f in
-              saved.meta_graphs[0].graph_def.library.function if f.attr["_XlaMustCompile"].b}
+    library = {f.signature.name: f for f in saved.meta_graphs[0].graph_def.library.function}
+    marked = {name.rsplit("_", 1)[0] for name, f in library.items() if f.attr["_XlaMustCompile"].b}
     assert marked == {"__inference__check", "__inference__check_pair"}
+    xla_only = {name for name, f in library.items() if any(n.op == "XlaGather" for n in f.node_def)}
+    clips = [name for name in library if name.startswith("__inference__check_clip_")]
+    assert xla_only and clips
+    for name in clips:
+        assert not _called(library, name) & xla_only, name
+    assert all(_called(library, name) & xla_only for name, f in library.items()
+               if f.attr["_XlaMustCompile"].b)
     served = tf.saved_model.load(str(tmp_path)).signatures["serving_default"]
     compiled = {k: v.numpy() for k, v in served(**inputs).items()}
     traced = {k: v.numpy() for k, v in LivenessCheck(CFG)(**inputs).items()}
