@@ -202,12 +202,17 @@ class _Windows:
                                           tf.gather(pyramid.rows.astype(np.float32), level)]),
                                 [1, 2, 1])
 
+    def _start(self, corner: tf.Tensor, count: int) -> tf.Tensor:
+        """The padded-level column and row ``[M, 2, 1]`` float of a read of ``count`` rows from
+        the integer-valued top-left ``corner [M, 2, 1]`` (image pixels), clamped into the table."""
+        return tf.clip_by_value(corner + (self.window + 1.0), 0.0,
+                                self._ends - np.array([[[0.0], [count]]], np.float32))
+
     def rows(self, corner: tf.Tensor, count: int) -> tuple[tf.Tensor, tf.Tensor]:
         """``count`` rows from the integer-valued top-left ``corner [M, 2, 1]`` (x, y; image
         pixels, clamped into the table): the strips that hold them ``[M, count, width]`` and the
         column of ``x`` in the strips ``[M, 1, 1]``."""
-        start = tf.clip_by_value(corner + (self.window + 1.0), 0.0,
-                                 self._ends - np.array([[[0.0], [count]]], np.float32))
+        start = self._start(corner, count)
         x, y = start[:, 0:1], start[:, 1:2]
         step = self.pyramid.step
         block = tf.floor((x + 0.5) * (1.0 / step))             # (+ 0.5: 1 / step rounds)
@@ -236,9 +241,7 @@ class _Windows:
         """:meth:`read` from a table of whole rows (step 0): the ``count + 1`` square at
         ``corner`` sliced out by one XLA gather (clamped into the table, as :meth:`rows`),
         interpolated between rows, then between columns: ``[M, count, count]`` (y, x)."""
-        start = tf.clip_by_value(corner + (self.window + 1.0), 0.0,
-                                 self._ends - np.array([[[0.0], [count + 1]]], np.float32))
-        first = tf.cast(tf.reshape(start, [-1, 2]), tf.int32)                   # [M, 2] (x, y)
+        first = tf.cast(tf.reshape(self._start(corner, count + 1), [-1, 2]), tf.int32)  # (x, y)
         index = tf.stack([self._first[:, 0] + first[:, 1], first[:, 0]], 1)    # (row, column)
         square = tf.reshape(xla.gather(self.pyramid.table, index, _WINDOW_SLICE,
                                        [count + 1, count + 1], indices_are_sorted=False),

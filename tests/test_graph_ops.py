@@ -191,7 +191,8 @@ def _read(pyramid, level: int, image, reads: str, corner, frac, count: int) -> n
     def read(corner, frac):
         return _Windows(pyramid, level, image, reads).read(corner, frac, count)
 
-    return (tf.function(read, jit_compile=True) if reads == "windows" else read)(corner, frac).numpy()
+    run = tf.function(read, jit_compile=True) if reads == "windows" else read
+    return run(corner, frac).numpy()
 
 
 @pytest.mark.parametrize("reads", ["products", "gathers", "windows"])
@@ -200,7 +201,7 @@ def test_window_reads_equal_the_padded_levels(window, reads):
     """Any read the LK may make (a ring of ``window + 2`` pixels from any top-left the bounds
     allow) equals the reflect-101 padded level, by every way of reading (at an offset of 0 the
     interpolation only copies: exact), in the layout the reads give."""
-    from model_graph.lucas_kanade import WINDOW_READS, _Windows, strip_pyramid
+    from model_graph.lucas_kanade import WINDOW_READS, strip_pyramid
     from model_graph.pyramid import build_pyramid
 
     images = tf.constant(np.random.default_rng(5).integers(0, 256, (2, 41, 37)).astype(np.float32))
