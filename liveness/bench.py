@@ -522,7 +522,14 @@ TRIED = """## Why the misses, and what was tried
   instead of a window: 1.094x as four tensors, 1.100x stacked into one, while leaving the
   interpolation out altogether, a wrong result, took 0.912x: the longer sums cost more than the
   interpolation they replace); the projection's sums as products with a vector of ones
-  (`FULLY_CONNECTED`) instead of `SUM` (1.045x).
+  (`FULLY_CONNECTED`) instead of `SUM` (1.045x). Most of LK's time grows with the points, not
+  with the ops: converted alone and timed taking turns (an ad-hoc run, 1 thread), LK forward
+  with its strip tables took 0.92, 1.11, 1.75 and 2.49 ms at 2, 16, 60 and 117 points (the
+  tables alone 0.64): about 0.28 ms a direction is the loops' fixed cost (85 TFLite ops in the
+  Newton step's body, 166 in a level's), the rest about 13.6 µs a point a direction, the passes
+  and copies over each point's windows. Farneback in the eye patches, the other way round, took
+  0.25, 0.34 and 0.43 ms with 1, 2 and 3 updates: 0.09 ms an update of two 32 px patches, 92 ops
+  on tensors of a few thousand floats.
 - **OpenCV's threads**: OpenCV spreads its LK and Farneback loops over every core by default, while
   the TFLite target row runs 1 thread, so the tables give both baselines. What OpenCV's second
   thread buys depends on what shares the process: alone, OpenCV at 2 threads took 0.73-0.74x its
