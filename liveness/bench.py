@@ -14,6 +14,7 @@ targets. Machines here are shared: compare ratios, not absolute times.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import resource
@@ -402,16 +403,20 @@ def stage_profile(cfg: LivenessConfig, pairs: int) -> list[tuple[str, float, int
     def tables(a, b, p):
         return PairPyramids(*floats(a, b), cfg, TFLITE_WINDOW_READS).pyramid.table[:1]
 
-    def lk(both_ways: bool):
+    def lk(both_ways: bool, count: int | None = None):       # count: the first points only
         def run(a, b, p):
-            points = tf.concat([p, face_grid(p, cfg.motion_grid)[0]], 1)
+            points = tf.concat([p, face_grid(p, cfg.motion_grid)[0]], 1)[:, :count]
             pyramids = PairPyramids(*floats(a, b), cfg, TFLITE_WINDOW_READS)
             return pyramids.there_and_back(points)[2] if both_ways else pyramids.flow(points)[0]
         return run
 
-    def eyes(a, b, p):
-        boxes = eye_boxes(p, cfg.eye_min_box_px, cfg.eye_box_scale)[0]
-        return eye_flow(*floats(a, b), boxes, cfg)[0]
+    def eyes(updates: int):
+        eye_cfg = dataclasses.replace(cfg, fb_iterations=updates)
+
+        def run(a, b, p):
+            boxes = eye_boxes(p, eye_cfg.eye_min_box_px, eye_cfg.eye_box_scale)[0]
+            return eye_flow(*floats(a, b), boxes, eye_cfg)[0]
+        return run
 
     def plane(a, b, p):          # on a stand-in flow: a 2 % zoom of every point
         points = tf.concat([p, face_grid(p, cfg.motion_grid)[0]], 1)
@@ -424,8 +429,10 @@ def stage_profile(cfg: LivenessConfig, pairs: int) -> list[tuple[str, float, int
          lambda a, b, p: check_pair(a, b, p, cfg, TFLITE_WINDOW_READS)),
         (f"LK forward and back at {points} points", lk(True)),
         (f"LK forward at {points} points", lk(False)),
+        ("LK forward at 2 points (the strip tables and the loops' fixed cost)", lk(False, 2)),
         ("LK strip tables of both frames (pyramids included)", tables),
-        ("Farneback in the two eye patches", eyes),
+        (f"Farneback in the two eye patches ({cfg.fb_iterations} updates)", eyes(cfg.fb_iterations)),
+        ("Farneback in the two eye patches, 1 update", eyes(1)),
         (f"motion evidence at {points} points (sigma, homography plane test)", plane),
     ]
     calls, sizes = {}, {}
@@ -523,13 +530,14 @@ TRIED = """## Why the misses, and what was tried
   interpolation out altogether, a wrong result, took 0.912x: the longer sums cost more than the
   interpolation they replace); the projection's sums as products with a vector of ones
   (`FULLY_CONNECTED`) instead of `SUM` (1.045x). Most of LK's time grows with the points, not
-  with the ops: converted alone and timed taking turns (an ad-hoc run, 1 thread), LK forward
-  with its strip tables took 0.92, 1.11, 1.75 and 2.49 ms at 2, 16, 60 and 117 points (the
-  tables alone 0.64): about 0.28 ms a direction is the loops' fixed cost (85 TFLite ops in the
-  Newton step's body, 166 in a level's), the rest about 13.6 µs a point a direction, the passes
-  and copies over each point's windows. Farneback in the eye patches, the other way round, took
-  0.25, 0.34 and 0.43 ms with 1, 2 and 3 updates: 0.09 ms an update of two 32 px patches, 92 ops
-  on tensors of a few thousand floats.
+  with the ops: the profile's rows at 117 and at 2 points split LK forward into the loops' fixed
+  cost (the strip tables, and 85 TFLite ops in the Newton step's body and 166 in a level's,
+  which run whatever the number of points) and the work per point, the passes and copies over
+  each point's windows (an ad-hoc run of the same parts: 0.92, 1.11, 1.75 and 2.49 ms at 2, 16,
+  60 and 117 points, the tables 0.64: about 0.28 ms a direction fixed, 13.6 µs a point).
+  Farneback the other way round: its rows with 3 updates and with 1 give an update's cost (ad
+  hoc: 0.43 and 0.25 ms, 0.09 ms an update of two 32 px patches), 92 ops on tensors of a few
+  thousand floats, so there the op count weighs more than the pixels.
 - **OpenCV's threads**: OpenCV spreads its LK and Farneback loops over every core by default, while
   the TFLite target row runs 1 thread, so the tables give both baselines. What OpenCV's second
   thread buys depends on what shares the process: alone, OpenCV at 2 threads took 0.73-0.74x its

@@ -51,6 +51,8 @@ def test_bench_command_writes_every_table(tmp_path, capsys):
                    "## TFLite and OpenCV without TensorFlow in the process", "| TFLite float16, 2 threads |",
                    "## Throughput", "| batch | SavedModel | SavedModel, XLA | XLA |",
                    "## Where the TFLite time goes", "| LK forward and back at 117 points |",
+                   "| LK forward at 2 points (the strip tables and the loops' fixed cost) |",
+                   "| Farneback in the two eye patches, 1 update |",
                    "## End to end", "## TFLite file size", "## Peak memory per path",
                    "| TFLite float32, one pair per call (liveness_pair.tflite) |",
                    "| TFLite float32, liveness.tflite's check_pair (every signature in one file) |"):
