@@ -533,11 +533,11 @@ TRIED = """## Why the misses, and what was tried
   with the ops: the profile's rows at 117 and at 2 points split LK forward into the loops' fixed
   cost (the strip tables, and 85 TFLite ops in the Newton step's body and 166 in a level's,
   which run whatever the number of points) and the work per point, the passes and copies over
-  each point's windows (an ad-hoc run of the same parts: 0.92, 1.11, 1.75 and 2.49 ms at 2, 16,
-  60 and 117 points, the tables 0.64: about 0.28 ms a direction fixed, 13.6 µs a point).
-  Farneback the other way round: its rows with 3 updates and with 1 give an update's cost (ad
-  hoc: 0.43 and 0.25 ms, 0.09 ms an update of two 32 px patches), 92 ops on tensors of a few
-  thousand floats, so there the op count weighs more than the pixels.
+  each point's windows. In the run that added those rows: 2.73 against 1.13 ms, the tables 0.73,
+  so 0.40 ms a direction fixed and 13.9 µs a point (an ad-hoc run of the same parts at 2, 16, 60
+  and 117 points, 0.92, 1.11, 1.75 and 2.49 ms, grew about linearly). Farneback's rows with 3 updates
+  and with 1 give an update's cost: 0.65 against 0.49 ms in that run, 0.08 ms an update of two
+  32 px patches (92 TFLite ops on tensors of a few thousand floats).
 - **OpenCV's threads**: OpenCV spreads its LK and Farneback loops over every core by default, while
   the TFLite target row runs 1 thread, so the tables give both baselines. What OpenCV's second
   thread buys depends on what shares the process: alone, OpenCV at 2 threads took 0.73-0.74x its
