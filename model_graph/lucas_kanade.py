@@ -193,6 +193,9 @@ class _Windows:
         self.x_major = reads == "gathers"
         #: Squares sliced out of whole rows by an XLA gather (else strips, then a second step).
         self._sliced = reads == "windows"
+        #: The rows a sum over a window adds up first (:func:`_apply`): under XLA (reads by
+        #: ``"windows"``), the window's ``K``; else none (one sum).
+        self.row_sums = pyramid.window if self._sliced else None
         self._first = tf.reshape(tf.gather(pyramid.bases, level) + image * tf.gather(
             pyramid.rows * pyramid.blocks, level), [-1, 1])                      # [M, 1] int32
         self._blocks = tf.gather(pyramid.blocks.astype(np.float32), level)
@@ -331,17 +334,30 @@ def _template_at(windows: _Windows, points: tf.Tensor, scale: tf.Tensor,
                  min_eigenvalue: float) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """The window of ``points [M, 2, 1]`` (level-0 pixels) on the level of ``windows`` (``scale``:
     its pixels per level-0 pixel): ``(projection, offset [M, 2, 1], usable [M, 1, 1])``; the
-    step of a window of ``next`` is ``_apply(projection, window) - offset``."""
+    step of a window of ``next`` is ``_apply(projection, window, windows.row_sums) - offset``."""
     k = windows.window
     corner, template, ix, iy = _template(windows, points * scale - (k - 1) * 0.5)
     projection, usable = _projection(ix, iy, k, min_eigenvalue)
     usable = usable * windows.in_bounds(corner)
-    return projection, _apply(projection, template), usable
+    return projection, _apply(projection, template, windows.row_sums), usable
 
 
-def _apply(projection: tuple[tf.Tensor, tf.Tensor], window: tf.Tensor) -> tf.Tensor:
-    """``P @ window``: ``[M, 2, 1]`` (x, y) from the rows of ``P`` and ``window [M, 1, K*K]``."""
-    return tf.concat([tf.reduce_sum(row * window, -1, keepdims=True) for row in projection], 1)
+def _apply(projection: tuple[tf.Tensor, tf.Tensor], window: tf.Tensor,
+           row_sums: int | None = None) -> tf.Tensor:
+    """``P @ window``: ``[M, 2, 1]`` (x, y) from the rows of ``P`` and ``window [M, 1, K*K]``.
+
+    ``row_sums`` (``K``): each of the window's ``K`` rows summed first, then the row sums added by
+    one product with ones. XLA's CPU compiler splits a sum of more than 32 values into two
+    passes, a ``reduce-window`` of 32 and a sum of what it leaves, and stores the product it
+    sums in between; a sum of ``K`` values fuses with its product, and a product with ones is
+    not folded back into one sum. ``None``: one sum (TFLite runs that faster)."""
+    if row_sums is None:
+        return tf.concat([tf.reduce_sum(row * window, -1, keepdims=True) for row in projection], 1)
+    k = row_sums
+    sums = tf.stack([tf.reduce_sum(tf.reshape(row * window, [-1, k, k]), -1)
+                     for row in projection], 1)                                     # [M, 2, K]
+    return tf.reshape(tf.matmul(tf.reshape(sums, [-1, k]), np.ones((k, 1), np.float32)),
+                      [-1, 2, 1])
 
 
 #: The step before the first: long enough that the first step never "cancels" it.
@@ -364,7 +380,8 @@ def _track_level(windows: _Windows, projection: tuple[tf.Tensor, tf.Tensor], off
         lost = lost + active * (1.0 - inside)
         active = active * inside
         moved = windows.read(corner, frac, k)                                   # [M, K, K]
-        delta = (_apply(projection, tf.reshape(moved, [-1, 1, k * k])) - offset) * active
+        delta = (_apply(projection, tf.reshape(moved, [-1, 1, k * k]), windows.row_sums)
+                 - offset) * active
         position = position + delta
         # A point stops when its step is at most epsilon, or when two steps cancel (it then goes
         # back half a step). (x and y as slices: reductions over two values cost more.)

@@ -224,6 +224,28 @@ def test_window_reads_equal_the_padded_levels(window, reads):
             np.testing.assert_array_equal(got[i], expected.T if reads == "gathers" else expected)
 
 
+def test_window_sums_by_rows_equal_one_sum():
+    """``P @ window`` summed row by row (the sums XLA runs, see ``_apply``) equals the exact sum up to
+    float32 rounding, in any order of summation: at most ``n u / (1 - n u)`` times the sum of the
+    terms' magnitudes for ``n`` = 225 products and sums (Higham, *Accuracy and Stability of
+    Numerical Algorithms*, 3.1), ``u`` half float32's epsilon."""
+    from model_graph.lucas_kanade import _apply
+
+    rng = np.random.default_rng(7)
+    projection = tuple(tf.constant(rng.uniform(-1, 1, (30, 1, 225)).astype(np.float32))
+                       for _ in range(2))
+    window = tf.constant(rng.uniform(0, 255, (30, 1, 225)).astype(np.float32))
+    one_sum, by_rows = _apply(projection, window), _apply(projection, window, 15)
+    assert by_rows.shape == one_sum.shape == (30, 2, 1)
+    exact = np.einsum("rmk,mk->mr", np.stack([p.numpy()[:, 0] for p in projection]).astype(np.float64),
+                      window.numpy()[:, 0].astype(np.float64))[:, :, None]
+    magnitude = np.einsum("rmk,mk->mr", np.abs(np.stack([p.numpy()[:, 0] for p in projection])),
+                          np.abs(window.numpy()[:, 0]).astype(np.float64))[:, :, None]
+    nu = 225 * np.finfo(np.float32).eps / 2
+    bound = nu / (1 - nu) * magnitude
+    assert np.all(np.abs(by_rows - exact) <= bound) and np.all(np.abs(one_sum - exact) <= bound)
+
+
 def test_window_reads_interpolate_alike():
     """Every way of reading a window interpolates bilinearly at the sub-pixel offset; they sum in
     another order, so they agree to float rounding of intensities up to 255 (a few 1e-5)."""
