@@ -628,6 +628,20 @@ TRIED = """## Why the misses, and what was tried
   the sliced windows and not kept (dense derivatives sliced with the intensities, the projection
   stacked, windows summed over two axes, barriers, a convolution for Scharr, 16-wide windows,
   other chunk sizes, unrolled loops) is in decisions.md with its figures.
+- **XLA sums the windows row by row** (decisions.md, "Under XLA, window sums row by row"): XLA's
+  CPU compiler split each sum of a window's 225 products into a `reduce-window` of 32 and a second
+  sum, and stored the product in between (the steps' two multiply fusions and two
+  `reduce-window`s above); summed over each of the 15 rows, then added by one product with ones,
+  a step is one fused op. In-process A/B runs against one sum (ad hoc): 1.15-1.18x the
+  throughput at batch 64, 1.18x at batch 8, 1.15x at batch 1; `python scripts/xla_ab.py`: 1.51x
+  and 1.45x products' throughput at batch 64 (1.23x before), 1.32x at batch 8, 1.28x at batch 1.
+  XLA's trace after it (`python scripts/xla_profile.py`, two runs): the set-up 46-47 % of the
+  ops' time (1.24-1.27 ms a pair), the steps 27 % (0.71-0.74 ms), the rest 26-27 % (0.70-0.71
+  ms); the largest ops: the steps' fused product (0.69-0.71 ms), the set-up's two Scharr products
+  and its offsets' fused product (0.17-0.18 ms each) and the concatenation in Farneback's updates
+  (0.17-0.18 ms). Two bench runs after it gave 465 and 320 pairs/s at batch 64 in process (449
+  and 269 for the `--xla` SavedModel): in the second, the plain SavedModel, which the change does
+  not touch, fell too, from 151-159 to 102, a slow spell of this shared machine.
 - **Batching** helps the SavedModel and XLA (the throughput table); the plain SavedModel stays far
   from 400 pairs/s. Before XLA sliced its windows whole (the item above), XLA's own trace of the
   exported graph at batch 64 (`python scripts/xla_profile.py --reads products`, two runs in an
