@@ -431,7 +431,8 @@ def stage_profile(cfg: LivenessConfig, pairs: int) -> list[tuple[str, float, int
         (f"LK forward at {points} points", lk(False)),
         ("LK forward at 2 points (the strip tables and the loops' fixed cost)", lk(False, 2)),
         ("LK strip tables of both frames (pyramids included)", tables),
-        (f"Farneback in the two eye patches ({cfg.fb_iterations} updates)", eyes(cfg.fb_iterations)),
+        (f"Farneback in the two eye patches ({cfg.fb_iterations} updates)",
+         eyes(cfg.fb_iterations)),
         ("Farneback in the two eye patches, 1 update", eyes(1)),
         (f"motion evidence at {points} points (sigma, homography plane test)", plane),
     ]
@@ -535,9 +536,9 @@ TRIED = """## Why the misses, and what was tried
   which run whatever the number of points) and the work per point, the passes and copies over
   each point's windows. In the run that added those rows: 2.73 against 1.13 ms, the tables 0.73,
   so 0.40 ms a direction fixed and 13.9 µs a point (an ad-hoc run of the same parts at 2, 16, 60
-  and 117 points, 0.92, 1.11, 1.75 and 2.49 ms, grew about linearly). Farneback's rows with 3 updates
-  and with 1 give an update's cost: 0.65 against 0.49 ms in that run, 0.08 ms an update of two
-  32 px patches (92 TFLite ops on tensors of a few thousand floats).
+  and 117 points, 0.92, 1.11, 1.75 and 2.49 ms, grew about linearly). Farneback's rows with 3
+  updates and with 1 give an update's cost: 0.65 against 0.49 ms in that run, 0.08 ms an update
+  of two 32 px patches (92 TFLite ops on tensors of a few thousand floats).
 - **OpenCV's threads**: OpenCV spreads its LK and Farneback loops over every core by default, while
   the TFLite target row runs 1 thread, so the tables give both baselines. What OpenCV's second
   thread buys depends on what shares the process: alone, OpenCV at 2 threads took 0.73-0.74x its
