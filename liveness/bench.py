@@ -577,6 +577,12 @@ TRIED = """## Why the misses, and what was tried
   bit. Then, for the gathers, each point's columns gathered from its own transposed strips
   (`batch_dims=1`) instead of from the strips of every point flattened into one table: 0.945x,
   0.957x and, the order swapped, 0.989x (`scripts/pair_ab.py`; the same outputs bit for bit).
+  A later round: the gathers' read interpolates each point's 16 gathered columns first and
+  transposes that window back for the rows, instead of interpolating the strips' whole 27-wide
+  rows first (the column-first read tried before interpolated the rows along the last axis,
+  1.03x): 0.965x, 0.969x and, the order swapped, 0.981x the one-pair file's time
+  (`scripts/pair_ab.py`, 8 rounds each; the landmark flow within 1.6e-5 px, every flag the
+  same); every read now gives windows `[M, y, x]`.
 - **One graph, three ways of reading a window** (`LivenessCheck(window_reads=...)`): plain TensorFlow
   keeps the per-point products, which it runs well; the TFLite files read by gathers (the export
   converts the gathers module); XLA slices each point's square whole out of the padded level with

@@ -63,8 +63,9 @@ _INTENSITY_SCALE = 32.0
 #:
 #: - ``"products"``: a bilinear shift product per point, windows ``[M, y, x]`` — what TensorFlow
 #:   and XLA run best; strips start every 6th column (24 wide for window 15);
-#: - ``"gathers"``: the rows interpolated, transposed and the window's columns gathered as rows,
-#:   windows ``[M, x, y]`` — TFLite's XNNPACK runs a batched product of a hundred small matrices
+#: - ``"gathers"``: the strips transposed, the window's columns gathered as rows and interpolated,
+#:   then transposed back and interpolated between rows — TFLite's XNNPACK runs a batched product
+#:   of a hundred small matrices
 #:   several times slower than a product of the same size with one matrix; every 9th column
 #:   (27 wide: the table holds each pixel three times, not four, and the wider strips cost a
 #:   gather less than they cost a product).
@@ -76,7 +77,8 @@ _INTENSITY_SCALE = 32.0
 #:   0); its window sums go row by row (:func:`_apply`). Under XLA at batch 64 it takes about
 #:   0.7x the time of ``"products"``.
 #:
-#: Same arithmetic up to float rounding; docs/decisions.md ("Lucas-Kanade in float").
+#: Every read gives windows ``[M, y, x]``. Same arithmetic up to float rounding;
+#: docs/decisions.md ("Lucas-Kanade in float").
 WINDOW_READS = {"products": 6, "gathers": 9, "windows": 0}
 
 
@@ -190,8 +192,8 @@ class _Windows:
                  reads: str = "products") -> None:
         strip_step(reads)                                     # a known way of reading
         self.pyramid, self.window = pyramid, pyramid.window
-        #: Windows are ``[M, x, y]`` (else ``[M, y, x]``).
-        self.x_major = reads == "gathers"
+        #: Columns by a second gather (else by a shift product).
+        self._by_gathers = reads == "gathers"
         #: Squares sliced out of whole rows by an XLA gather (else strips, then a second step).
         self._sliced = reads == "windows"
         #: The rows a sum over a window adds up first (:func:`_apply`): under XLA (reads by
@@ -228,19 +230,20 @@ class _Windows:
     def read(self, corner: tf.Tensor, frac: tf.Tensor, count: int) -> tf.Tensor:
         """``count`` x ``count`` pixels interpolated at ``corner + frac`` (integer-valued top-left
         ``corner [M, 2, 1]``, clamped into the table; ``frac [M, 2, 1]`` in ``[0, 1)``):
-        ``[M, count, count]``, x-major when :attr:`x_major`."""
+        ``[M, count (y), count (x)]``."""
         if self._sliced:
             return self._slice(corner, frac, count)
         strips, shift = self.rows(corner, count + 1)                 # [M, count + 1, width]
-        if not self.x_major:
+        if not self._by_gathers:
             across = tf.matmul(strips, _shift_matrix(shift + frac[:, 0:1], strips.shape[2], count))
             return _lerp(across, frac[:, 1:2], count)                   # [M, count (y), count (x)]
-        strips = _lerp(strips, frac[:, 1:2], count)                     # [M, count (y), width]
-        columns = tf.transpose(strips, [0, 2, 1])                       # [M, width, count]
+        columns = tf.transpose(strips, [0, 2, 1])                       # [M, width, count + 1]
         first = tf.cast(tf.reshape(shift, [-1, 1]) + np.arange(count + 1, dtype=np.float32),
                         tf.int32)
-        # Each point's columns from its own strips (batch_dims, not a flattened copy of them).
-        return _lerp(tf.gather(columns, first, batch_dims=1), frac[:, 0:1], count)
+        # Each point's columns from its own strips (batch_dims, not a flattened copy of them),
+        # interpolated before the rows: count + 1 columns, not the strips' width.
+        across = _lerp(tf.gather(columns, first, batch_dims=1), frac[:, 0:1], count)
+        return _lerp(tf.transpose(across, [0, 2, 1]), frac[:, 1:2], count)
 
     def _slice(self, corner: tf.Tensor, frac: tf.Tensor, count: int) -> tf.Tensor:
         """:meth:`read` from a table of whole rows (step 0): the ``count + 1`` square at
@@ -283,7 +286,7 @@ def _scharr_matrices(window: int) -> tuple[np.ndarray, np.ndarray]:
 def _template(windows: _Windows, corner_f: tf.Tensor
               ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
     """The window of ``prev`` at float top-left ``corner_f [M, 2, 1]``: ``(integer corner,
-    intensity, Ix, Iy)``, each window ``[M, 1, K*K]`` flattened in the layout of ``windows``.
+    intensity, Ix, Iy)``, each window ``[M, 1, K*K]`` flattened (y, then x).
 
     The ring (the window plus one pixel around it) is interpolated at the sub-pixel offset
     first; the 3x3 Scharr derivatives of the interpolated ring are then OpenCV's interpolated
@@ -302,13 +305,11 @@ def _template(windows: _Windows, corner_f: tf.Tensor
     smooth = tf.reshape(tf.matmul(lines, smoothing), [-1, k + 2, k])
     by_last = (along[:, :-2] + along[:, 2:]) * 3.0 + along[:, 1:-1] * 10.0     # [M, K, K]
     by_second = smooth[:, 2:] - smooth[:, :-2]
+    ix, iy = by_last, by_second                                   # windows are [M, y, x]
     pixels = np.arange(k, dtype=np.float32)
-    second, last = pixels.reshape(1, -1, 1), pixels.reshape(1, 1, -1)
-    (ix, x_pixels), (iy, y_pixels) = (((by_second, second), (by_last, last)) if windows.x_major
-                                      else ((by_last, last), (by_second, second)))
     size = windows.size
-    inside = (_inside(corner[:, 0:1] + x_pixels, size[:, 0:1])
-              * _inside(corner[:, 1:2] + y_pixels, size[:, 1:2]))                # [M, K, K]
+    inside = (_inside(corner[:, 0:1] + pixels.reshape(1, 1, -1), size[:, 0:1])
+              * _inside(corner[:, 1:2] + pixels.reshape(1, -1, 1), size[:, 1:2]))  # [M, K, K]
     flat = [-1, 1, k * k]
     return (corner, tf.reshape(ring[:, 1:-1, 1:-1], flat), tf.reshape(ix * inside, flat),
             tf.reshape(iy * inside, flat))
