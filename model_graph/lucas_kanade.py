@@ -65,10 +65,9 @@ _INTENSITY_SCALE = 32.0
 #:   and XLA run best; strips start every 6th column (24 wide for window 15);
 #: - ``"gathers"``: the strips transposed, the window's columns gathered as rows and interpolated,
 #:   then transposed back and interpolated between rows — TFLite's XNNPACK runs a batched product
-#:   of a hundred small matrices
-#:   several times slower than a product of the same size with one matrix; every 9th column
-#:   (27 wide: the table holds each pixel three times, not four, and the wider strips cost a
-#:   gather less than they cost a product).
+#:   of a hundred small matrices several times slower than a product of the same size with one
+#:   matrix; every 9th column (27 wide: the table holds each pixel three times, not four, and
+#:   the wider strips cost a gather less than they cost a product).
 #:
 #: - ``"windows"``: each point's square sliced whole out of the padded level by one XLA gather
 #:   (``XlaGather``, a window-sized slice per start), then interpolated between rows and between
@@ -303,9 +302,8 @@ def _template(windows: _Windows, corner_f: tf.Tensor
     lines = tf.reshape(ring, [-1, k + 2])
     along = tf.reshape(tf.matmul(lines, difference), [-1, k + 2, k])           # [M, K+2, K]
     smooth = tf.reshape(tf.matmul(lines, smoothing), [-1, k + 2, k])
-    by_last = (along[:, :-2] + along[:, 2:]) * 3.0 + along[:, 1:-1] * 10.0     # [M, K, K]
-    by_second = smooth[:, 2:] - smooth[:, :-2]
-    ix, iy = by_last, by_second                                   # windows are [M, y, x]
+    ix = (along[:, :-2] + along[:, 2:]) * 3.0 + along[:, 1:-1] * 10.0         # [M, K (y), K (x)]
+    iy = smooth[:, 2:] - smooth[:, :-2]
     pixels = np.arange(k, dtype=np.float32)
     size = windows.size
     inside = (_inside(corner[:, 0:1] + pixels.reshape(1, 1, -1), size[:, 0:1])
