@@ -503,8 +503,8 @@ TRIED = """## Why the misses, and what was tried
   it (parts converted alone, 1 thread, forward only, ad-hoc runs): the strip tables of both frames
   0.22 ms, the windows of `prev` with their derivatives and projection about 0.16 ms a level (three
   levels), then each Newton step about 0.054 ms for 117 points, of which the window read about 0.04
-  (two gathers, a transpose and two interpolations); 10 steps a direction (5 at full resolution, 3
-  at the level between, 2 at the coarsest). Farneback (converted alone): 0.20 ms, of which the eye
+  (two gathers, a transpose and two interpolations, as the read was then); 10 steps a direction
+  (5 at full resolution, 3 at the level between, 2 at the coarsest). Farneback (converted alone): 0.20 ms, of which the eye
   patches 0.03, the polynomial expansion 0.045 and each of the 3 updates 0.04. Inside XNNPACK an
   elementwise op costs little (60 chained ops on 234 floats: 3.3 µs); what costs is the ops over the
   windows and a few op shapes XNNPACK runs badly: a `BATCH_MATMUL` of 117 small per-point matrices
@@ -532,8 +532,9 @@ TRIED = """## Why the misses, and what was tried
   interpolation they replace); the projection's sums as products with a vector of ones
   (`FULLY_CONNECTED`) instead of `SUM` (1.045x). Most of LK's time grows with the points, not
   with the ops: the profile's rows at 117 and at 2 points split LK forward into the loops' fixed
-  cost (the strip tables, and 85 TFLite ops in the Newton step's body and 166 in a level's,
-  which run whatever the number of points) and the work per point, the passes and copies over
+  cost (the strip tables, and 86 TFLite ops in the Newton step's body and 167 in a level's,
+  which run whatever the number of points; 85 and 166 before the read below took its columns
+  first) and the work per point, the passes and copies over
   each point's windows. In the run that added those rows: 2.73 against 1.13 ms, the tables 0.73,
   so 0.40 ms a direction fixed and 13.9 µs a point (an ad-hoc run of the same parts at 2, 16, 60
   and 117 points, 0.92, 1.11, 1.75 and 2.49 ms, grew about linearly). Farneback's rows with 3

@@ -237,10 +237,10 @@ def test_window_sums_by_rows_equal_one_sum():
     window = tf.constant(rng.uniform(0, 255, (30, 1, 225)).astype(np.float32))
     one_sum, by_rows = _apply(projection, window), _apply(projection, window, 15)
     assert by_rows.shape == one_sum.shape == (30, 2, 1)
-    exact = np.einsum("rmk,mk->mr", np.stack([p.numpy()[:, 0] for p in projection]).astype(np.float64),
-                      window.numpy()[:, 0].astype(np.float64))[:, :, None]
-    magnitude = np.einsum("rmk,mk->mr", np.abs(np.stack([p.numpy()[:, 0] for p in projection])),
-                          np.abs(window.numpy()[:, 0]).astype(np.float64))[:, :, None]
+    rows = np.stack([p.numpy()[:, 0] for p in projection]).astype(np.float64)   # [2, 30, 225]
+    values = window.numpy()[:, 0].astype(np.float64)                             # [30, 225]
+    exact = np.einsum("rmk,mk->mr", rows, values)[:, :, None]
+    magnitude = np.einsum("rmk,mk->mr", np.abs(rows), np.abs(values))[:, :, None]
     nu = 225 * np.finfo(np.float32).eps / 2
     bound = nu / (1 - nu) * magnitude
     assert np.all(np.abs(by_rows - exact) <= bound) and np.all(np.abs(one_sum - exact) <= bound)
