@@ -105,7 +105,7 @@ def plane_residual(points: tf.Tensor, flow: tf.Tensor, kept: tf.Tensor) -> tuple
     scale = tf.maximum(spread, 1e-6)[..., None]                             # [B, 1, 1]
     src = (points - centre) / scale
     dst = (points + flow - centre) / scale
-    x, y, u, v = src[..., 0], src[..., 1], dst[..., 0], dst[..., 1]
+    (x, y), (u, v) = tf.unstack(src, axis=-1), tf.unstack(dst, axis=-1)
     one, zero = tf.ones_like(x), tf.zeros_like(x)
     h = _normal_step(tf.stack([x, y, one, zero, zero, zero, -x * u, -y * u], -1),
                      tf.stack([zero, zero, zero, x, y, one, -x * v, -y * v], -1), u, v, weight)
@@ -138,7 +138,8 @@ def motion_evidence(points: tf.Tensor, flow: tf.Tensor, kept: tf.Tensor,
     grid = cfg.motion_grid ** 2
     sigma, sigma_valid = flow_noise(flow[:, -grid:], kept[:, -grid:], cfg)
     count = tf.reduce_sum(tf.cast(kept, tf.int32), -1)
-    motion = masked_median(tf.sqrt(flow[..., 0] ** 2 + flow[..., 1] ** 2), kept)
+    dx, dy = tf.unstack(flow, axis=-1)
+    motion = masked_median(tf.sqrt(dx ** 2 + dy ** 2), kept)
     residual, finite = plane_residual(points, flow, kept)
     judged = (sigma_valid & (count >= cfg.motion_min_points)
               & (motion >= tf.maximum(cfg.motion_judge_sigma * sigma, cfg.motion_min_px)) & finite)

@@ -16,7 +16,9 @@ def cart_to_polar(flow: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     >>> [round(float(m), 3) for m in mag], [round(math.degrees(float(a)), 1) for a in ang]
     ([5.0, 1.0], [53.1, 270.0])
     """
-    dx, dy = flow[..., 0], flow[..., 1]
+    # Unstacked rather than sliced: TFLite runs a slice that drops the last axis (``flow[..., 0]``)
+    # element by element outside XNNPACK (86 against 46 µs for the eye flow, an ad-hoc run).
+    dx, dy = tf.unstack(flow, axis=-1)
     angle = tf.atan2(dy, dx)
     angle = tf.where(angle < 0.0, angle + 2.0 * math.pi, angle)
     return tf.sqrt(dx * dx + dy * dy), angle

@@ -159,6 +159,24 @@ def test_histogram_and_score_match_the_reference():
     assert disjoint == pytest.approx(200.0)
 
 
+@pytest.mark.parametrize("weight", ["count", "magnitude"])
+def test_histogram_bin_edges_and_vectors_left_out(weight):
+    """Angles on and just below every bin edge, 0 and 2*pi bin as the reference bins them; a
+    vector left out (invalid, or below the gate) votes nowhere, even with a non-finite angle."""
+    edges = np.arange(11, dtype=np.float32) * np.float32(2 * np.pi / 10)
+    angle = np.concatenate([edges, np.nextafter(edges, np.float32(0)), [0.0, 2 * np.pi]])
+    magnitude = np.resize(np.array([0.5, 1.25, 2.0], np.float32), angle.shape)  # sums exact
+    valid = np.ones(angle.shape, bool)
+    expected = reference.direction_histogram(magnitude, angle.astype(np.float32), valid, 10,
+                                             0.3, weight)
+    left_out = (np.append(magnitude, [np.nan, 0.1, 1.0]),
+                np.append(angle, [np.nan, np.inf, np.nan]), np.append(valid, [False, True, False]))
+    for m, a, v in [(magnitude, angle, valid), left_out]:
+        got = direction_histogram(tf.constant([m], tf.float32), tf.constant([a], tf.float32),
+                                  tf.constant([v]), 10, 0.3, weight).numpy()[0]
+        np.testing.assert_array_equal(got, expected)
+
+
 def test_eager_and_tf_function_agree():
     image = textured(64, seed=12)
     moved = translate(image, 0.4, 0.9)
