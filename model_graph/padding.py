@@ -43,17 +43,28 @@ def pad(image: tf.Tensor, axis: int, before: int, after: int, border: str) -> tf
     >>> pad(x, 1, 1, 2, "replicate").numpy().tolist()
     [[0.0, 0.0, 1.0, 2.0, 3.0, 3.0, 3.0]]
     """
-    index = np.pad(np.arange(image.shape[axis]), (before, after), mode=_NUMPY_MODE[border])
+    size = image.shape[axis]
+    index = np.pad(np.arange(size), (before, after), mode=_NUMPY_MODE[border])
+    # The image itself is the middle part (not a slice of it: a slice is a copy).
     parts = []
-    for first, last, length in _runs(index):
-        begin, extent = [0] * image.shape.rank, [-1] * image.shape.rank
-        begin[axis], extent[axis] = min(first, last), abs(last - first) + 1
-        part = tf.slice(image, begin, extent)
-        if first == last:
-            parts.extend([part] * length)
-        else:
-            parts.append(tf.reverse(part, [axis]) if last < first else part)
+    for first, last, length in _runs(index[:before]):
+        parts.extend(_part(image, axis, first, last, length))
+    parts.append(image)
+    for first, last, length in _runs(index[before + size:]):
+        parts.extend(_part(image, axis, first, last, length))
     return parts[0] if len(parts) == 1 else tf.concat(parts, axis)
+
+
+def _part(image: tf.Tensor, axis: int, first: int, last: int, length: int) -> list[tf.Tensor]:
+    """The pieces of a padded axis for one run of :func:`_runs` (``first .. last`` along
+    ``axis``, ``length`` samples): one slice, reversed when the run descends, or one sample
+    repeated."""
+    begin, extent = [0] * image.shape.rank, [-1] * image.shape.rank
+    begin[axis], extent[axis] = min(first, last), abs(last - first) + 1
+    part = tf.slice(image, begin, extent)
+    if first == last:
+        return [part] * length
+    return [tf.reverse(part, [axis]) if last < first else part]
 
 
 def reflect_index(index: tf.Tensor, size: int) -> tf.Tensor:

@@ -11,6 +11,7 @@ from liveness.conventions import eye_boxes as np_eye_boxes
 from model_graph.farneback import farneback
 from model_graph.flow import eye_boxes, eye_flow, landmark_flow
 from model_graph.histogram import direction_histogram
+from model_graph.padding import pad
 from model_graph.polar import cart_to_polar
 from model_graph.pyramid import lk_levels, pyr_down
 from model_graph.score import chi_square_score
@@ -27,6 +28,20 @@ TOL = {"lk_median_px": 0.05, "lk_p95_px": 0.25, "lk_status_agree": 0.95, "farneb
 
 def batch(*images):
     return tf.constant(np.stack(images).astype(np.float32))
+
+
+@pytest.mark.parametrize("border, numpy_mode", [("reflect101", "reflect"), ("replicate", "edge")])
+def test_pad_equals_numpy(border, numpy_mode):
+    """Every width up to more than twice the axis (reflect-101 several reflections deep), on
+    either side and either axis."""
+    x = np.random.default_rng(3).normal(size=(2, 7, 5)).astype(np.float32)
+    for axis in (1, 2):
+        for before in range(12):
+            for after in (0, 1, 4, 11):
+                widths = [(0, 0)] * 3
+                widths[axis] = (before, after)
+                np.testing.assert_array_equal(pad(tf.constant(x), axis, before, after, border),
+                                              np.pad(x, widths, mode=numpy_mode))
 
 
 @pytest.mark.parametrize("shape", [(160, 160), (41, 37), (5, 6)])
