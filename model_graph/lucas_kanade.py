@@ -195,9 +195,8 @@ class _Windows:
         self._by_gathers = reads == "gathers"
         #: Squares sliced out of whole rows by an XLA gather (else strips, then a second step).
         self._sliced = reads == "windows"
-        #: The rows a sum over a window adds up first (:func:`_apply`): under XLA (reads by
-        #: ``"windows"``), the window's ``K``; else none (one sum).
-        self.row_sums = pyramid.window if self._sliced else None
+        #: Sums over a window row by row (:func:`_apply`): under XLA (reads by ``"windows"``).
+        self.by_rows = self._sliced
         self._first = tf.reshape(tf.gather(pyramid.bases, level) + image * tf.gather(
             pyramid.rows * pyramid.blocks, level), [-1, 1])                      # [M, 1] int32
         self._blocks = tf.gather(pyramid.blocks.astype(np.float32), level)
@@ -285,7 +284,7 @@ def _scharr_matrices(window: int) -> tuple[np.ndarray, np.ndarray]:
 def _template(windows: _Windows, corner_f: tf.Tensor
               ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
     """The window of ``prev`` at float top-left ``corner_f [M, 2, 1]``: ``(integer corner,
-    intensity, Ix, Iy)``, each window ``[M, 1, K*K]`` flattened (y, then x).
+    intensity, Ix, Iy)``, each window ``[M, K (y), K (x)]``.
 
     The ring (the window plus one pixel around it) is interpolated at the sub-pixel offset
     first; the 3x3 Scharr derivatives of the interpolated ring are then OpenCV's interpolated
@@ -308,18 +307,16 @@ def _template(windows: _Windows, corner_f: tf.Tensor
     size = windows.size
     inside = (_inside(corner[:, 0:1] + pixels.reshape(1, 1, -1), size[:, 0:1])
               * _inside(corner[:, 1:2] + pixels.reshape(1, -1, 1), size[:, 1:2]))  # [M, K, K]
-    flat = [-1, 1, k * k]
-    return (corner, tf.reshape(ring[:, 1:-1, 1:-1], flat), tf.reshape(ix * inside, flat),
-            tf.reshape(iy * inside, flat))
+    return corner, ring[:, 1:-1, 1:-1], ix * inside, iy * inside
 
 
 def _projection(ix: tf.Tensor, iy: tf.Tensor, window: int, min_eigenvalue: float
                 ) -> tuple[tuple[tf.Tensor, tf.Tensor], tf.Tensor]:
-    """The rows ``(px, py)`` ``[M, 1, K*K]`` of ``P`` with ``step (dx, dy) = P @ (next window -
-    prev window)`` from the derivatives ``ix``, ``iy`` ``[M, 1, K*K]``, and ``[M, 1, 1]`` 1.0
+    """The rows ``(px, py)`` ``[M, K, K]`` of ``P`` with ``step (dx, dy) = P @ (next window -
+    prev window)`` from the derivatives ``ix``, ``iy`` ``[M, K, K]``, and ``[M, 1, 1]`` 1.0
     where the gradient matrix passes OpenCV's eigenvalue and determinant tests. (Two tensors, not
     one: a concatenation would be one more pass over the windows.)"""
-    a11, a22, a12 = (tf.reduce_sum(a * b, -1, keepdims=True) * FLT_SCALE
+    a11, a22, a12 = (tf.reduce_sum(a * b, [1, 2], keepdims=True) * FLT_SCALE
                      for a, b in ((ix, ix), (iy, iy), (ix, iy)))                # [M, 1, 1]
     det = a11 * a22 - a12 * a12
     min_eig = (a22 + a11 - tf.sqrt((a11 - a22) ** 2 + 4.0 * a12 * a12)) / (2.0 * window * window)
@@ -334,28 +331,29 @@ def _template_at(windows: _Windows, points: tf.Tensor, scale: tf.Tensor,
                  min_eigenvalue: float) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """The window of ``points [M, 2, 1]`` (level-0 pixels) on the level of ``windows`` (``scale``:
     its pixels per level-0 pixel): ``(projection, offset [M, 2, 1], usable [M, 1, 1])``; the
-    step of a window of ``next`` is ``_apply(projection, window, windows.row_sums) - offset``."""
+    step of a window of ``next`` is ``_apply(projection, window, windows.by_rows) - offset``."""
     k = windows.window
     corner, template, ix, iy = _template(windows, points * scale - (k - 1) * 0.5)
     projection, usable = _projection(ix, iy, k, min_eigenvalue)
     usable = usable * windows.in_bounds(corner)
-    return projection, _apply(projection, template, windows.row_sums), usable
+    return projection, _apply(projection, template, windows.by_rows), usable
 
 
 def _apply(projection: tuple[tf.Tensor, tf.Tensor], window: tf.Tensor,
-           row_sums: int | None = None) -> tf.Tensor:
-    """``P @ window``: ``[M, 2, 1]`` (x, y) from the rows of ``P`` and ``window [M, 1, K*K]``.
+           by_rows: bool = False) -> tf.Tensor:
+    """``P @ window``: ``[M, 2, 1]`` (x, y) from the rows of ``P`` and ``window``, ``[M, K, K]``
+    each (windows stay square: flattening them is a copy in XNNPACK).
 
-    ``row_sums`` (``K``): each of the window's ``K`` rows summed first, then the row sums added by
-    one product with ones. XLA's CPU compiler splits a sum of more than 32 values into two
-    passes, a ``reduce-window`` of 32 and a sum of what it leaves, and stores the product it
-    sums in between; a sum of ``K`` values fuses with its product, and a product with ones is
-    not folded back into one sum. ``None``: one sum (TFLite runs that faster)."""
-    if row_sums is None:
-        return tf.concat([tf.reduce_sum(row * window, -1, keepdims=True) for row in projection], 1)
-    k = row_sums
-    sums = tf.stack([tf.reduce_sum(tf.reshape(row * window, [-1, k, k]), -1)
-                     for row in projection], 1)                                     # [M, 2, K]
+    ``by_rows``: each of the window's ``K`` rows summed first, then the row sums added by one
+    product with ones. XLA's CPU compiler splits a sum of more than 32 values into two passes, a
+    ``reduce-window`` of 32 and a sum of what it leaves, and stores the product it sums in
+    between; a sum of ``K`` values fuses with its product, and a product with ones is not folded
+    back into one sum. Else one sum over both axes (TFLite runs that faster)."""
+    if not by_rows:
+        return tf.concat([tf.reduce_sum(row * window, [1, 2], keepdims=True)
+                          for row in projection], 1)
+    k = window.shape[-1]
+    sums = tf.stack([tf.reduce_sum(row * window, -1) for row in projection], 1)     # [M, 2, K]
     return tf.reshape(tf.matmul(tf.reshape(sums, [-1, k]), np.ones((k, 1), np.float32)),
                       [-1, 2, 1])
 
@@ -380,7 +378,7 @@ def _track_level(windows: _Windows, projection: tuple[tf.Tensor, tf.Tensor], off
         lost = lost + active * (1.0 - inside)
         active = active * inside
         moved = windows.read(corner, frac, k)                                   # [M, K, K]
-        delta = (_apply(projection, tf.reshape(moved, [-1, 1, k * k]), windows.row_sums)
+        delta = (_apply(projection, moved, windows.by_rows)
                  - offset) * active
         position = position + delta
         # A point stops when its step is at most epsilon, or when two steps cancel (it then goes

@@ -265,13 +265,13 @@ def test_window_sums_by_rows_equal_one_sum():
     from model_graph.lucas_kanade import _apply
 
     rng = np.random.default_rng(7)
-    projection = tuple(tf.constant(rng.uniform(-1, 1, (30, 1, 225)).astype(np.float32))
+    projection = tuple(tf.constant(rng.uniform(-1, 1, (30, 15, 15)).astype(np.float32))
                        for _ in range(2))
-    window = tf.constant(rng.uniform(0, 255, (30, 1, 225)).astype(np.float32))
-    one_sum, by_rows = _apply(projection, window), _apply(projection, window, 15)
+    window = tf.constant(rng.uniform(0, 255, (30, 15, 15)).astype(np.float32))
+    one_sum, by_rows = _apply(projection, window), _apply(projection, window, by_rows=True)
     assert by_rows.shape == one_sum.shape == (30, 2, 1)
-    rows = np.stack([p.numpy()[:, 0] for p in projection]).astype(np.float64)   # [2, 30, 225]
-    values = window.numpy()[:, 0].astype(np.float64)                             # [30, 225]
+    rows = np.stack([p.numpy().reshape(30, 225) for p in projection]).astype(np.float64)
+    values = window.numpy().reshape(30, 225).astype(np.float64)                  # [30, 225]
     exact = np.einsum("rmk,mk->mr", rows, values)[:, :, None]
     magnitude = np.einsum("rmk,mk->mr", np.abs(rows), np.abs(values))[:, :, None]
     nu = 225 * np.finfo(np.float32).eps / 2
