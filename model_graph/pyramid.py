@@ -13,8 +13,6 @@ import tensorflow as tf
 
 from model_graph.padding import pad
 
-_BINOMIAL = (1.0, 4.0, 6.0, 4.0, 1.0)
-
 
 def _blur_halve_rows(image: tf.Tensor) -> tf.Tensor:
     """``[B, H, W]`` to ``[B, (H+1)//2, W]``: rows correlated with ``[1 4 6 4 1]``, every second kept."""
@@ -22,10 +20,14 @@ def _blur_halve_rows(image: tf.Tensor) -> tf.Tensor:
     out = (height + 1) // 2
     padded = pad(image, 1, 2, 2 * out + 2 - height, "reflect101")               # 2 * out + 4 rows
     pairs = tf.reshape(padded, [-1, out + 2, 2 * width])                     # row 2j | row 2j+1
-    even, odd = pairs[:, :, :width], pairs[:, :, width:]
-    w0, w1, w2, w3, w4 = _BINOMIAL
-    return (w0 * even[:, :out] + w1 * odd[:, :out] + w2 * even[:, 1:out + 1]
-            + w3 * odd[:, 1:out + 1] + w4 * even[:, 2:out + 2])
+
+    def rows(first: int, odd: int) -> tf.Tensor:
+        """Padded rows ``2 (first + j) + odd`` for ``j`` in ``0 .. out - 1``."""
+        return pairs[:, first:first + out, odd * width:(odd + 1) * width]
+
+    # [1 4 6 4 1] with the equal taps added first: every value is an integer below 2^24, so any
+    # order of the sums is exact.
+    return (rows(0, 0) + rows(2, 0)) + 4.0 * (rows(0, 1) + rows(1, 1)) + 6.0 * rows(1, 0)
 
 
 def pyr_down(image: tf.Tensor) -> tf.Tensor:
