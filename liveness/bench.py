@@ -524,8 +524,9 @@ TRIED = """## Why the misses, and what was tried
   instead of between slices of one gather copied no less (1.03x the time; the columns alone 1.005x;
   `scripts/pair_ab.py`). Windows kept `[M, K, K]` and summed over two axes instead of flattened to
   `[M, 1, K*K]` (a reshape, a copy in XNNPACK): 0.98x and, the order swapped, 0.99x in TFLite, XLA
-  1.06x, plain TensorFlow 0.95x; not kept. A round later (`scripts/pair_ab.py`, 8 rounds each), not
-  kept: the steps' interpolation between rows folded into the projection (each row of `P` placed on
+  1.06x, plain TensorFlow 0.95x; not kept then, kept since (below). A round later
+  (`scripts/pair_ab.py`, 8 rounds each), not kept: the steps' interpolation between rows folded
+  into the projection (each row of `P` placed on
   the first and on the last `K` of `K + 1` rows read, four sums a step interpolated between rows
   instead of a window: 1.094x as four tensors, 1.100x stacked into one, while leaving the
   interpolation out altogether, a wrong result, took 0.912x: the longer sums cost more than the
@@ -540,6 +541,20 @@ TRIED = """## Why the misses, and what was tried
   and 117 points, 0.92, 1.11, 1.75 and 2.49 ms, grew about linearly). Farneback's rows with 3
   updates and with 1 give an update's cost: 0.65 against 0.49 ms in that run, 0.08 ms an update
   of two 32 px patches (92 TFLite ops on tensors of a few thousand floats).
+- **Sampled by `python scripts/pair_profile.py`** (`perf` over 2,000 calls of the one-pair file, 1
+  thread, no TensorFlow in the process; the file as this page's run exports it), the shares of the
+  samples inside the interpreter's `Invoke`: by loop depth, the graph's top level (pyramids, strip
+  tables, Farneback's expansion, motion evidence, histograms) 17.6 %, the loop bodies there (LK's
+  two directions, Farneback's updates, the plane test's steps) 11.9 %, LK's pyramid levels 31.9 %,
+  its Newton steps 38.6 %; by kernel, XNNPACK's elementwise arithmetic 23.2 %, its copies (slices,
+  reshapes, concatenations) 19.1 %, TFLite's `GATHER` 10.4 %, XNNPACK's transposes 8.8 %, its
+  running of operators 8.2 %, preparing loop bodies 7.3 %, XNNPACK's products 7.1 %, TFLite's `PACK`
+  (the strip tables) 3.2 %, the interpreter 2.7 %, XNNPACK's sums 2.3 %. TFLite's `WHILE` releases
+  its bodies' memory after every evaluation and prepares them again at the next (the Newton steps'
+  body once per level and direction, 8 times a pair): that preparing is the share above.
+  `experimental_preserve_all_tensors=True` keeps the bodies prepared (nothing of it left in the
+  profile), but took 1.043x the time (every intermediate tensor its own memory, a working set beyond
+  the cache; an ad-hoc A/B run, this round).
 - **OpenCV's threads**: OpenCV spreads its LK and Farneback loops over every core by default, while
   the TFLite target row runs 1 thread, so the tables give both baselines. What OpenCV's second
   thread buys depends on what shares the process: alone, OpenCV at 2 threads took 0.73-0.74x its
@@ -584,6 +599,18 @@ TRIED = """## Why the misses, and what was tried
   1.03x): 0.965x, 0.969x and, the order swapped, 0.981x the one-pair file's time
   (`scripts/pair_ab.py`, 8 rounds each; the landmark flow within 1.6e-5 px, every flag the
   same); every read now gives windows `[M, y, x]`.
+  This round (`scripts/pair_ab.py`, 10 rounds, each A/B run in both orders; an A/A run of the same
+  file twice gave 0.994x, so ratios within about 1.5 % of 1 are noise): the flow's x and y
+  unstacked rather than sliced (a slice that drops the last axis, `flow[..., 0]`, runs element by
+  element in TFLite's own kernel: the eye flow's polar conversion 86 against 46 µs) and the
+  histograms' votes as `relu(1 - |bin - k|)` rather than `one_hot` (TFLite's `ONE_HOT` kernel: 70
+  against 24 µs for the eye patches) — 0.956x and 0.993x; windows kept square, `[M, K, K]`,
+  rather than flattened (a copy in XNNPACK) — 0.970x and 1.007x, and XLA 1.146x and 1.236x the
+  throughput at batch 64 (decisions.md, "Windows stay square"); a padded axis's middle the image
+  itself rather than a slice of it — 0.985x and 1.010x (8 ops and 1.3 KB fewer); the pyramid's
+  taps sliced straight from the paired rows, equal taps added first — its part 117 against 128
+  µs (a micro-benchmark). All with the same outputs bit for bit. The one-pair files at the start
+  and the end of the round: 0.947x and, the order swapped, 0.976x the time.
 - **One graph, three ways of reading a window** (`LivenessCheck(window_reads=...)`): plain TensorFlow
   keeps the per-point products, which it runs well; the TFLite files read by gathers (the export
   converts the gathers module); XLA slices each point's square whole out of the padded level with
@@ -619,7 +646,11 @@ TRIED = """## Why the misses, and what was tried
   products instead of folded into the projection (0.98x and 1.01x) (one-pair file A/B runs, a later
   round); the gathers' window read with the columns gathered before the rows are interpolated
   (1.03x), or the rows interpolated along the last axis (1.01x) (`scripts/pair_ab.py`, the round
-  after).
+  after). A round later: the windows' table indices added in float rather than as int32 (TFLite
+  runs the int32 broadcast add in its generic kernel) — 0.963x and 0.999x, within the noise, and a
+  float index is exact only below 2^24 table rows, which a GPU export's batch of 4,096 pairs
+  passes; the strip table as one `GATHER` of 9-float blocks rather than three slices and a `PACK`
+  — the table's part 0.90x (a micro-benchmark), the one-pair file 0.992x.
 - **XLA slices its windows whole** (`window_reads="windows"`, what `LivenessCheck(jit_compile=True)`
   and `liveness export --xla` read by; docs/decisions.md, "Under XLA, windows sliced whole"): each
   point's square comes out of the padded level by one `XlaGather` with a window-sized slice, then
