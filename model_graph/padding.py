@@ -1,8 +1,9 @@
 """Borders: padding from slices, reversals and one concatenation, and indices mapped inside.
 
 TFLite's ``MIRROR_PAD`` costs about 0.2 ms per 160 px image and a ``GATHER`` along an axis runs
-outside the XNNPACK delegate; a padded axis is here a concatenation of contiguous slices of the
-original, some reversed (reflection) or repeated (replication), which XNNPACK runs in microseconds.
+outside the XNNPACK delegate; a padded axis is here one concatenation: the original between
+contiguous slices of it, some reversed (reflection) or repeated (replication), which XNNPACK runs
+in microseconds.
 """
 
 from __future__ import annotations
