@@ -503,44 +503,43 @@ TRIED = """## Why the misses, and what was tried
   it (parts converted alone, 1 thread, forward only, ad-hoc runs): the strip tables of both frames
   0.22 ms, the windows of `prev` with their derivatives and projection about 0.16 ms a level (three
   levels), then each Newton step about 0.054 ms for 117 points, of which the window read about 0.04
-  (two gathers, a transpose and two interpolations, as the read was then); 10 steps a direction
-  (5 at full resolution, 3 at the level between, 2 at the coarsest). Farneback (converted alone): 0.20 ms, of which the eye
-  patches 0.03, the polynomial expansion 0.045 and each of the 3 updates 0.04. Inside XNNPACK an
-  elementwise op costs little (60 chained ops on 234 floats: 3.3 µs); what costs is the ops over the
-  windows and a few op shapes XNNPACK runs badly: a `BATCH_MATMUL` of 117 small per-point matrices
-  (26 µs, where a `FULLY_CONNECTED` of the same size with one matrix takes 4: about 0.12 µs per
-  matrix), slices of a few floats along the last axis and `x[:, 0]`-style slices (Farneback's
-  bilinear sample took 106 µs of a 124 µs update that way, 21 once sliced by planes), reductions
-  over an axis of two (1.6-2.6 µs against 1.0 for two slices). OpenCV does the same arithmetic in
-  tight SIMD loops, and without XNNPACK (TFLite's built-in kernels alone) the pair check takes 5.3x
-  as long. Sampled by `perf record -g` (Debian's linux-perf) over 1,500 calls of the one-pair file
-  at 1 thread in a process without TensorFlow (ad hoc, a later round; the samples include making the
-  bench pairs): 22.6 % of the time in `memmove`, of which 14.6 % called by XNNPACK's operators
-  (those that copy: slices, reshapes, concatenations), 4.7 % in TFLite's `GATHER` and 1.4 % in
-  `PACK`; then XNNPACK's elementwise kernels (multiply by a scalar 5.3 %, subtract 3.9 %, add 3.8 %,
-  multiply 3.7 %), transposes 4.4 %, its products 3.9 %. Of the `memmove` time, 9.9 points fall
-  inside the Newton steps' loop (the innermost of three `WHILE`s: directions, levels, steps) and 5.7
-  in the levels' set-up. Interpolating between two gathers of the neighbouring rows and columns
-  instead of between slices of one gather copied no less (1.03x the time; the columns alone 1.005x;
-  `scripts/pair_ab.py`). Windows kept `[M, K, K]` and summed over two axes instead of flattened to
-  `[M, 1, K*K]` (a reshape, a copy in XNNPACK): 0.98x and, the order swapped, 0.99x in TFLite, XLA
-  1.06x, plain TensorFlow 0.95x; not kept then, kept since (below). A round later
-  (`scripts/pair_ab.py`, 8 rounds each), not kept: the steps' interpolation between rows folded
-  into the projection (each row of `P` placed on
-  the first and on the last `K` of `K + 1` rows read, four sums a step interpolated between rows
-  instead of a window: 1.094x as four tensors, 1.100x stacked into one, while leaving the
-  interpolation out altogether, a wrong result, took 0.912x: the longer sums cost more than the
-  interpolation they replace); the projection's sums as products with a vector of ones
-  (`FULLY_CONNECTED`) instead of `SUM` (1.045x). Most of LK's time grows with the points, not
-  with the ops: the profile's rows at 117 and at 2 points split LK forward into the loops' fixed
-  cost (the strip tables, and 86 TFLite ops in the Newton step's body and 167 in a level's,
-  which run whatever the number of points; 85 and 166 before the read below took its columns
-  first) and the work per point, the passes and copies over
-  each point's windows. In the run that added those rows: 2.73 against 1.13 ms, the tables 0.73,
-  so 0.40 ms a direction fixed and 13.9 µs a point (an ad-hoc run of the same parts at 2, 16, 60
-  and 117 points, 0.92, 1.11, 1.75 and 2.49 ms, grew about linearly). Farneback's rows with 3
-  updates and with 1 give an update's cost: 0.65 against 0.49 ms in that run, 0.08 ms an update
-  of two 32 px patches (92 TFLite ops on tensors of a few thousand floats).
+  (two gathers, a transpose and two interpolations, as the read was then); 10 steps a direction (5
+  at full resolution, 3 at the level between, 2 at the coarsest). Farneback (converted alone): 0.20
+  ms, of which the eye patches 0.03, the polynomial expansion 0.045 and each of the 3 updates 0.04.
+  Inside XNNPACK an elementwise op costs little (60 chained ops on 234 floats: 3.3 µs); what costs
+  is the ops over the windows and a few op shapes XNNPACK runs badly: a `BATCH_MATMUL` of 117 small
+  per-point matrices (26 µs, where a `FULLY_CONNECTED` of the same size with one matrix takes 4:
+  about 0.12 µs per matrix), slices of a few floats along the last axis and `x[:, 0]`-style slices
+  (Farneback's bilinear sample took 106 µs of a 124 µs update that way, 21 once sliced by planes),
+  reductions over an axis of two (1.6-2.6 µs against 1.0 for two slices). OpenCV does the same
+  arithmetic in tight SIMD loops, and without XNNPACK (TFLite's built-in kernels alone) the pair
+  check takes 5.3x as long. Sampled by `perf record -g` (Debian's linux-perf) over 1,500 calls of
+  the one-pair file at 1 thread in a process without TensorFlow (ad hoc, a later round; the samples
+  include making the bench pairs): 22.6 % of the time in `memmove`, of which 14.6 % called by
+  XNNPACK's operators (those that copy: slices, reshapes, concatenations), 4.7 % in TFLite's
+  `GATHER` and 1.4 % in `PACK`; then XNNPACK's elementwise kernels (multiply by a scalar 5.3 %,
+  subtract 3.9 %, add 3.8 %, multiply 3.7 %), transposes 4.4 %, its products 3.9 %. Of the `memmove`
+  time, 9.9 points fall inside the Newton steps' loop (the innermost of three `WHILE`s: directions,
+  levels, steps) and 5.7 in the levels' set-up. Interpolating between two gathers of the
+  neighbouring rows and columns instead of between slices of one gather copied no less (1.03x the
+  time; the columns alone 1.005x; `scripts/pair_ab.py`). Windows kept `[M, K, K]` and summed over
+  two axes instead of flattened to `[M, 1, K*K]` (a reshape, a copy in XNNPACK): 0.98x and, the
+  order swapped, 0.99x in TFLite, XLA 1.06x, plain TensorFlow 0.95x; not kept then, kept since
+  (below). A round later (`scripts/pair_ab.py`, 8 rounds each), not kept: the steps' interpolation
+  between rows folded into the projection (each row of `P` placed on the first and on the last `K`
+  of `K + 1` rows read, four sums a step interpolated between rows instead of a window: 1.094x as
+  four tensors, 1.100x stacked into one, while leaving the interpolation out altogether, a wrong
+  result, took 0.912x: the longer sums cost more than the interpolation they replace); the
+  projection's sums as products with a vector of ones (`FULLY_CONNECTED`) instead of `SUM` (1.045x).
+  Most of LK's time grows with the points, not with the ops: the profile's rows at 117 and at 2
+  points split LK forward into the loops' fixed cost (the strip tables, and 86 TFLite ops in the
+  Newton step's body and 167 in a level's, which run whatever the number of points; 85 and 166
+  before the read below took its columns first) and the work per point, the passes and copies over
+  each point's windows. In the run that added those rows: 2.73 against 1.13 ms, the tables 0.73, so
+  0.40 ms a direction fixed and 13.9 µs a point (an ad-hoc run of the same parts at 2, 16, 60 and
+  117 points, 0.92, 1.11, 1.75 and 2.49 ms, grew about linearly). Farneback's rows with 3 updates
+  and with 1 give an update's cost: 0.65 against 0.49 ms in that run, 0.08 ms an update of two 32 px
+  patches (92 TFLite ops on tensors of a few thousand floats).
 - **Sampled by `python scripts/pair_profile.py`** (`perf` over 2,000 calls of the one-pair file, 1
   thread, no TensorFlow in the process; the file as this page's run exports it), the shares of the
   samples inside the interpreter's `Invoke`: by loop depth, the graph's top level (pyramids, strip

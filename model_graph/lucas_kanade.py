@@ -378,8 +378,7 @@ def _track_level(windows: _Windows, projection: tuple[tf.Tensor, tf.Tensor], off
         lost = lost + active * (1.0 - inside)
         active = active * inside
         moved = windows.read(corner, frac, k)                                   # [M, K, K]
-        delta = (_apply(projection, moved, windows.by_rows)
-                 - offset) * active
+        delta = (_apply(projection, moved, windows.by_rows) - offset) * active
         position = position + delta
         # A point stops when its step is at most epsilon, or when two steps cancel (it then goes
         # back half a step). (x and y as slices: reductions over two values cost more.)
