@@ -166,15 +166,12 @@ def _shift_matrix(offset: tf.Tensor, rows: int, columns: int) -> tf.Tensor:
     return tf.nn.relu(1.0 - tf.abs(grid - offset))
 
 
-#: Step functions in float arithmetic. TFLite's XNNPACK delegate runs float ops but no
-#: comparisons or logic; every op it cannot run splits the graph and runs alone, so the tests of
-#: the Newton steps are written as ``clip(ceil(difference x 2^64), 0, 1)``.
-_STEEP = float(2.0 ** 64)
-
-
 def _below(value: tf.Tensor, bound) -> tf.Tensor:
-    """1.0 where ``value < bound``, else 0.0."""
-    return tf.clip_by_value(tf.math.ceil((bound - value) * _STEEP), 0.0, 1.0)
+    """1.0 where ``value < bound``, else 0.0, as a step function in float arithmetic: TFLite's
+    XNNPACK delegate runs float ops but no comparisons or logic (every op it cannot run splits
+    the graph and runs alone). ``bound - value`` of two different floats is not 0 (denormals aside),
+    and ``ceil`` takes any positive difference to at least 1 and any other to at most 0."""
+    return tf.clip_by_value(tf.math.ceil(bound - value), 0.0, 1.0)
 
 
 def _inside(position: tf.Tensor, size) -> tf.Tensor:

@@ -203,17 +203,28 @@ def test_eager_and_tf_function_agree():
 
 def test_float_step_tests_equal_comparisons():
     """LK's stop rules are float masks (XNNPACK runs no comparisons): they must equal ``<``, with
-    the values on either side."""
+    the values on either side, in TensorFlow and in TFLite (XNNPACK)."""
+    from ai_edge_litert.interpreter import Interpreter
+
     from model_graph.lucas_kanade import _below
 
     rng = np.random.default_rng(13)
     values = np.concatenate([rng.normal(0, 1, 200), rng.normal(0, 1e-30, 20), [0.01, 0.0, -0.0,
                              0.01 + 1e-9, 0.01 - 1e-9, 1e30, -1e30]]).astype(np.float32)
+    module = tf.Module()
+    module.both = tf.function(lambda v, b: (_below(v, b), _below(b, v)),
+                              input_signature=[tf.TensorSpec(values.shape), tf.TensorSpec([])])
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [module.both.get_concrete_function()], module)
+    runner = Interpreter(model_content=converter.convert()).get_signature_runner()
     for bound in (0.0, np.float32(0.01), 1e-4):
-        got_below = _below(tf.constant(values), bound).numpy()
-        got_above = _below(bound, tf.constant(values)).numpy()
-        np.testing.assert_array_equal(got_below, (values < np.float32(bound)).astype(np.float32))
-        np.testing.assert_array_equal(got_above, (np.float32(bound) < values).astype(np.float32))
+        below = (values < np.float32(bound)).astype(np.float32)
+        above = (np.float32(bound) < values).astype(np.float32)
+        np.testing.assert_array_equal(_below(tf.constant(values), bound).numpy(), below)
+        np.testing.assert_array_equal(_below(bound, tf.constant(values)).numpy(), above)
+        lite = runner(v=values, b=np.float32(bound))
+        np.testing.assert_array_equal(lite["output_0"], below)
+        np.testing.assert_array_equal(lite["output_1"], above)
 
 
 def _read(pyramid, level: int, image, reads: str, corner, frac, count: int) -> np.ndarray:
