@@ -680,6 +680,27 @@ TRIED = """## Why the misses, and what was tried
   (0.17-0.18 ms). Two bench runs after it gave 465 and 320 pairs/s at batch 64 in process (449
   and 269 for the `--xla` SavedModel): in the second, the plain SavedModel, which the change does
   not touch, fell too, from 151-159 to 102, a slow spell of this shared machine.
+- **The plain SavedModel's time is the bytes it writes** (`python scripts/plain_profile.py`:
+  TensorFlow's own per-op timings of the graph `liveness export` saves, at batch 64; three runs
+  in one round, 147-187 pairs/s untraced). Without XLA every op writes its whole result to
+  memory: 79.9 MB a pair (the Newton steps 33.8, the levels' set-up 27.8, a chunk's top level
+  10.8, the other loop bodies 6.9), and a chain of elementwise ops over tensors the size of a
+  chunk's Newton-step windows writes 0.064-0.066 ms a MB on this machine, 5.15-5.28 ms a pair at
+  that rate against 5.35-6.81 ms measured. 400 pairs/s is 2.5 ms a pair, about 38 MB at that
+  rate: half of what the graph writes, which is what XLA's fusion saves (the `--xla` export). By
+  node time the Newton steps 39 %, the levels 31 %, a chunk's top level 17-19 %, the other loop
+  bodies 10-11 %; by op `Mul`, `BatchMatMulV2`, `Sub` and `StridedSlice` 13-15 % each, `GatherV2`
+  11 %. Two ways of writing less in a Newton step, timed alone on a chunk's 1,872 points, not
+  kept: the shift matrix from a bank of integer shifts (two gathers, a multiply and an add
+  instead of a subtraction, an absolute value, a subtraction and a ReLU), 1.02x and 1.00x the
+  read's time; the interpolation between rows and the projection as one more batched product
+  (each point's window `[2, 240]` by a stacked projection `[240, 4]`), 1.09x and 0.97x the
+  step's: TensorFlow's batched product costs about 0.6 µs a matrix whatever its size (1.1 ms
+  for those 1,872). Neither oneDNN off (`TF_ENABLE_ONEDNN_OPTS=0`: 167 and 170 against 165 and
+  172 pairs/s) nor other thread pools (inter-op/intra-op threads 2/1: 178 and 182, 1/2: 123 and
+  145, 1/1: 102 and 126, against 171 and 175 by default) moved it beyond the noise, and the graph
+  of 22 November, when this page read 306 pairs/s, ran at 146 and 164 against this round's 180
+  and 167 (separate processes taking turns, ad hoc): the machine's speed moved, not the graph's.
 - **Batching** helps the SavedModel and XLA (the throughput table); the plain SavedModel stays far
   from 400 pairs/s. Before XLA sliced its windows whole (the item above), XLA's own trace of the
   exported graph at batch 64 (`python scripts/xla_profile.py --reads products`, two runs in an

@@ -120,3 +120,29 @@ def test_xla_ab_refuses_a_variant_without_a_chunk(monkeypatch, capsys):
     with pytest.raises(SystemExit) as stop:
         load_script("xla_ab").main()
     assert stop.value.code == 2 and "expected READS:CHUNK" in capsys.readouterr().err
+
+
+def test_plain_profile_tallies_time_by_depth_and_op_and_bytes_only_where_written():
+    """``scripts/plain_profile.py`` on made-up step statistics: a node's depth is its loop bodies
+    (capped at the Newton steps'), loop plumbing and reshapes write no bytes."""
+    import collections
+
+    from tensorflow.core.framework import step_stats_pb2
+
+    from tests.test_texture import load_script
+
+    stats = step_stats_pb2.StepStats()
+    device = stats.dev_stats.add(device="/cpu:0")
+    deep = "map/while/body/_1/w/body/_2/w/body/_3/w/body/_4/w/body/_5/Sub"
+    for name, label, micros, size in (("map/while/body/_1/Mul", "Mul = Mul(a, b)", 5, 400),
+                                      (deep, "Sub = Sub(a, b)", 7, 40),
+                                      ("map/while/body/_1/Merge", "Merge = Merge(a, b)", 1, 4000),
+                                      ("top/Reshape", "Reshape = Reshape(a, s)", 2, 4000)):
+        node = device.node_stats.add(node_name=name, timeline_label=label,
+                                     all_end_rel_micros=micros)
+        node.output.add().tensor_description.allocation_description.requested_bytes = size
+    by_depth, by_type, written = (collections.Counter() for _ in range(3))
+    load_script("plain_profile").tally(stats, by_depth, by_type, written)
+    assert by_depth == {1: 6, 4: 7, 0: 2}
+    assert by_type == {"Mul": 5, "Sub": 7, "Merge": 1, "Reshape": 2}
+    assert written == {1: 400, 4: 40}
