@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -245,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
             for figure in figures:
                 mark = "    " if figure.met is None else ("ok  " if figure.met else "MISS")
                 target = "reported" if figure.met is None else f"target {figure.bound}"
-                print(f"{mark} {figure.name}: {figure.value:.4g} ({target})")
+                value = "nothing to measure" if math.isnan(figure.value) else f"{figure.value:.4g}"
+                print(f"{mark} {figure.name}: {value} ({target})")
             print(f"written to {args.out}")
         elif args.command == "bench":
             from liveness.bench import run as run_bench

@@ -160,42 +160,62 @@ def _compare_one(result: PairComparison, ref, ref_eyes, cfg, out, dense, mask) -
 
 
 def targets(c: PairComparison) -> list[Target]:
-    """The issue's parity targets evaluated on ``c``."""
-    lm = np.asarray(c.landmark_epe)
-    eye = np.asarray(c.eye_epe)
-    score_ok = float(np.mean(np.asarray(c.score_diff) <= 5.0)) if c.score_diff else float("nan")
-    residual_p99 = float(np.percentile(c.residual_diff, 99)) if c.residual_diff else float("nan")
-    sigma_p99 = float(np.percentile(c.sigma_ratio, 99)) if c.sigma_ratio else float("nan")
+    """The issue's parity targets evaluated on ``c``. A figure with nothing to measure (no vector
+    of 0.5 px or more in a still clip, no pair that both paths score) is NaN and judged neither way
+    (``met`` None)."""
+    def percent(flags):
+        return 100 * np.mean(flags)
+
+    def percentile(q):
+        return lambda values: np.percentile(values, q)
+
+    def at_most(bound):
+        return lambda value: value <= bound
+
+    def at_least(bound):
+        return lambda value: value >= bound
+
     rows = [
-        ("landmark flow: median endpoint error (px)", float(np.median(lm)), "<= 0.05",
-         np.median(lm) <= 0.05),
-        ("landmark flow: 95th percentile endpoint error (px)", float(np.percentile(lm, 95)),
-         "<= 0.25", np.percentile(lm, 95) <= 0.25),
-        ("eye-box flow vs cv2.calcOpticalFlowFarneback: median EPE (px)", float(np.median(eye)),
-         "<= 0.15", np.median(eye) <= 0.15),
-        ("vectors >= 0.5 px in the same direction bin (%)", 100 * float(np.mean(c.same_bin)),
-         ">= 97", np.mean(c.same_bin) >= 0.97),
-        ("pairs with |k_graph - k_opencv| <= 5 (%)", 100 * score_ok, ">= 95", score_ok >= 0.95),
-        ("pairs with the same decision (%)", 100 * float(np.mean(c.same_decision)), ">= 98",
-         np.mean(c.same_decision) >= 0.98),
-        ("motion: pairs both judge (or both leave) (%)", 100 * float(np.mean(c.same_judged)),
-         ">= 98", np.mean(c.same_judged) >= 0.98),
-        ("motion: pairs both call planar (or both not) (%)", 100 * float(np.mean(c.same_planar)),
-         ">= 98", np.mean(c.same_planar) >= 0.98),
+        ("landmark flow: median endpoint error (px)", c.landmark_epe, np.median, "<= 0.05",
+         at_most(0.05)),
+        ("landmark flow: 95th percentile endpoint error (px)", c.landmark_epe, percentile(95),
+         "<= 0.25", at_most(0.25)),
+        ("eye-box flow vs cv2.calcOpticalFlowFarneback: median EPE (px)", c.eye_epe, np.median,
+         "<= 0.15", at_most(0.15)),
+        ("vectors >= 0.5 px in the same direction bin (%)", c.same_bin, percent, ">= 97",
+         at_least(97)),
+        ("pairs with |k_graph - k_opencv| <= 5 (%)", [d <= 5.0 for d in c.score_diff], percent,
+         ">= 95", at_least(95)),
+        ("pairs with the same decision (%)", c.same_decision, percent, ">= 98", at_least(98)),
+        ("motion: pairs both judge (or both leave) (%)", c.same_judged, percent, ">= 98",
+         at_least(98)),
+        ("motion: pairs both call planar (or both not) (%)", c.same_planar, percent, ">= 98",
+         at_least(98)),
         # Diagnostics without a bound: SPEC bounds the decisions these feed (the rows above).
-        ("motion: noise sigma, 99th percentile relative difference", sigma_p99, "-", None),
-        ("motion: plane residual (sigma units), 99th percentile abs difference", residual_p99,
-         "-", None),
+        ("motion: noise sigma, 99th percentile relative difference", c.sigma_ratio,
+         percentile(99), "-", None),
+        ("motion: plane residual (sigma units), 99th percentile abs difference", c.residual_diff,
+         percentile(99), "-", None),
     ]
-    return [Target(name, value, bound, None if met is None else bool(met))
-            for name, value, bound, met in rows]
+    figures = []
+    for name, values, statistic, bound, check in rows:
+        value = float(statistic(np.asarray(values, np.float64))) if len(values) else float("nan")
+        met = None if check is None or np.isnan(value) else bool(check(value))
+        figures.append(Target(name, value, bound, met))
+    return figures
+
+
+def _cell(values: list, statistic, spec: str) -> str:
+    """``statistic(values)`` formatted by ``spec``, or ``-`` when there are no values."""
+    return format(float(statistic(np.asarray(values, np.float64))), spec) if values else "-"
 
 
 def _table(figures: list[Target]) -> list[str]:
     lines = ["| figure | measured | target | met |", "|---|---|---|---|"]
     for t in figures:
         verdict = "-" if t.met is None else ("yes" if t.met else "**no**")
-        lines.append(f"| {t.name} | {t.value:.4g} | {t.bound} | {verdict} |")
+        value = "nothing to measure" if np.isnan(t.value) else f"{t.value:.4g}"
+        lines.append(f"| {t.name} | {value} | {t.bound} | {verdict} |")
     return lines
 
 
@@ -243,6 +263,9 @@ def markdown(per_source: dict[str, PairComparison], overall: PairComparison,
         "",
         *_table(targets(tflite_graph)),
         "", "## Per source", "",
+        "The TensorFlow graph's figures; same bin % is over vectors of 0.5 px or more, max abs(dk) "
+        "over pairs both paths score, the residual over pairs both judge (- where there are none).",
+        "",
               "| source | pairs | landmark EPE median / p95 / max (px) | eye EPE median / max (px) "
               "| same bin % | max abs(dk) | same decision % | max residual difference (σ) |",
               "|---|---|---|---|---|---|---|---|"]
@@ -250,13 +273,15 @@ def markdown(per_source: dict[str, PairComparison], overall: PairComparison,
         if not c.same_decision:
             lines.append(f"| {name} | 0 | - | - | - | - | - | - |")
             continue
-        lm, eye = np.asarray(c.landmark_epe), np.asarray(c.eye_epe)
-        dk = max(c.score_diff) if c.score_diff else 0.0
-        lines.append(f"| {name} | {len(c.same_decision)} | {np.median(lm):.2e} / "
-                     f"{np.percentile(lm, 95):.2e} / {lm.max():.2e} | {np.median(eye):.2e} / "
-                     f"{eye.max():.2e} | {100 * np.mean(c.same_bin):.2f} | {dk:.3g} | "
-                     f"{100 * np.mean(c.same_decision):.1f} | "
-                     f"{max(c.residual_diff) if c.residual_diff else 0.0:.2e} |")
+        lm, eye = c.landmark_epe, c.eye_epe
+        p95 = _cell(lm, lambda v: np.percentile(v, 95), '.2e')
+        lines.append(f"| {name} | {len(c.same_decision)} | {_cell(lm, np.median, '.2e')} / "
+                     f"{p95} / {_cell(lm, np.max, '.2e')} | "
+                     f"{_cell(eye, np.median, '.2e')} / {_cell(eye, np.max, '.2e')} | "
+                     f"{_cell(c.same_bin, lambda v: 100 * np.mean(v), '.2f')} | "
+                     f"{_cell(c.score_diff, np.max, '.3g')} | "
+                     f"{_cell(c.same_decision, lambda v: 100 * np.mean(v), '.1f')} | "
+                     f"{_cell(c.residual_diff, np.max, '.2e')} |")
     lines += ["", _WHY, ""]
     return "\n".join(lines)
 

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import numpy as np
+
 from liveness.cli import main
 
 
@@ -51,6 +53,32 @@ def test_parity_command_on_synthetic_pairs(tmp_path, capsys):
     assert "MISS" not in printed, printed
     page = out.read_text()
     assert "| synthetic:live | 6 |" in page and "| synthetic:photo | 6 |" in page
+
+
+def test_parity_targets_judge_nothing_where_nothing_was_measured():
+    """A still clip has no vector of 0.5 px or more and may have no pair both paths score: those
+    figures are NaN and neither met nor missed (no numpy warning either)."""
+    import warnings
+
+    from liveness.parity import PairComparison, targets
+
+    still = PairComparison(landmark_epe=[0.001, 0.002], eye_epe=[1e-7], same_decision=[True],
+                           same_judged=[True], same_planar=[True])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        figures = {t.name: t for t in targets(still)}
+    bins = figures["vectors >= 0.5 px in the same direction bin (%)"]
+    score = figures["pairs with |k_graph - k_opencv| <= 5 (%)"]
+    assert np.isnan(bins.value) and bins.met is None and np.isnan(score.value) and score.met is None
+    assert figures["pairs with the same decision (%)"].value == 100.0
+    assert figures["landmark flow: median endpoint error (px)"].met is True
+    moved = PairComparison(landmark_epe=[0.3], eye_epe=[0.0], same_bin=[True, False],
+                           score_diff=[1.0, 9.0], same_decision=[True], same_judged=[True],
+                           same_planar=[True])
+    figures = {t.name: t for t in targets(moved)}
+    assert figures["vectors >= 0.5 px in the same direction bin (%)"].value == 50.0
+    assert figures["vectors >= 0.5 px in the same direction bin (%)"].met is False
+    assert figures["landmark flow: median endpoint error (px)"].met is False
 
 
 def test_scripts_read_the_verdict_from_json_on_stdout(capsys):
