@@ -698,9 +698,10 @@ TRIED = """## Why the misses, and what was tried
   step's: TensorFlow's batched product costs about 0.6 µs a matrix whatever its size (1.1 ms
   for those 1,872). Neither oneDNN off (`TF_ENABLE_ONEDNN_OPTS=0`: 167 and 170 against 165 and
   172 pairs/s) nor other thread pools (inter-op/intra-op threads 2/1: 178 and 182, 1/2: 123 and
-  145, 1/1: 102 and 126, against 171 and 175 by default) moved it beyond the noise, and the graph
-  of 22 November, when this page read 306 pairs/s, ran at 146 and 164 against this round's 180
-  and 167 (separate processes taking turns, ad hoc): the machine's speed moved, not the graph's.
+  145, 1/1: 102 and 126, against 171 and 175 by default) bought anything beyond the noise, and
+  the graph of 22 November, when this page read 306 pairs/s, ran at 146 and 164 against this
+  round's 180 and 167 (separate processes taking turns, ad hoc): the machine's speed moved, not
+  the graph's.
 - **Batching** helps the SavedModel and XLA (the throughput table); the plain SavedModel stays far
   from 400 pairs/s. Before XLA sliced its windows whole (the item above), XLA's own trace of the
   exported graph at batch 64 (`python scripts/xla_profile.py --reads products`, two runs in an
