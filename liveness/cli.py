@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import os
 import sys
 from pathlib import Path
@@ -246,8 +245,7 @@ def main(argv: list[str] | None = None) -> int:
             for figure in figures:
                 mark = "    " if figure.met is None else ("ok  " if figure.met else "MISS")
                 target = "reported" if figure.met is None else f"target {figure.bound}"
-                value = "nothing to measure" if math.isnan(figure.value) else f"{figure.value:.4g}"
-                print(f"{mark} {figure.name}: {value} ({target})")
+                print(f"{mark} {figure.name}: {figure.shown} ({target})")
             print(f"written to {args.out}")
         elif args.command == "bench":
             from liveness.bench import run as run_bench

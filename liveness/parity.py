@@ -32,6 +32,11 @@ class Target:
     bound: str
     met: bool | None
 
+    @property
+    def shown(self) -> str:
+        """The value as the page and the command print it (NaN: nothing was measured)."""
+        return "nothing to measure" if np.isnan(self.value) else f"{self.value:.4g}"
+
 
 @dataclass
 class PairComparison:
@@ -159,16 +164,25 @@ def _compare_one(result: PairComparison, ref, ref_eyes, cfg, out, dense, mask) -
         result.residual_diff.append(abs(ref.plane_residual - float(out["plane_residual"])))
 
 
+def _statistic(values: list, statistic) -> float:
+    """``statistic(values)`` as a float, NaN when there are no values (nothing to measure)."""
+    return float(statistic(np.asarray(values, np.float64))) if len(values) else float("nan")
+
+
+def _percent(flags) -> float:
+    """The share of true ``flags`` in percent."""
+    return 100 * np.mean(flags)
+
+
+def _percentile(q: float):
+    """The statistic ``values -> q``-th percentile."""
+    return lambda values: np.percentile(values, q)
+
+
 def targets(c: PairComparison) -> list[Target]:
     """The issue's parity targets evaluated on ``c``. A figure with nothing to measure (no vector
     of 0.5 px or more in a still clip, no pair that both paths score) is NaN and judged neither way
     (``met`` None)."""
-    def percent(flags):
-        return 100 * np.mean(flags)
-
-    def percentile(q):
-        return lambda values: np.percentile(values, q)
-
     def at_most(bound):
         return lambda value: value <= bound
 
@@ -178,28 +192,28 @@ def targets(c: PairComparison) -> list[Target]:
     rows = [
         ("landmark flow: median endpoint error (px)", c.landmark_epe, np.median, "<= 0.05",
          at_most(0.05)),
-        ("landmark flow: 95th percentile endpoint error (px)", c.landmark_epe, percentile(95),
+        ("landmark flow: 95th percentile endpoint error (px)", c.landmark_epe, _percentile(95),
          "<= 0.25", at_most(0.25)),
         ("eye-box flow vs cv2.calcOpticalFlowFarneback: median EPE (px)", c.eye_epe, np.median,
          "<= 0.15", at_most(0.15)),
-        ("vectors >= 0.5 px in the same direction bin (%)", c.same_bin, percent, ">= 97",
+        ("vectors >= 0.5 px in the same direction bin (%)", c.same_bin, _percent, ">= 97",
          at_least(97)),
-        ("pairs with |k_graph - k_opencv| <= 5 (%)", [d <= 5.0 for d in c.score_diff], percent,
+        ("pairs with |k_graph - k_opencv| <= 5 (%)", [d <= 5.0 for d in c.score_diff], _percent,
          ">= 95", at_least(95)),
-        ("pairs with the same decision (%)", c.same_decision, percent, ">= 98", at_least(98)),
-        ("motion: pairs both judge (or both leave) (%)", c.same_judged, percent, ">= 98",
+        ("pairs with the same decision (%)", c.same_decision, _percent, ">= 98", at_least(98)),
+        ("motion: pairs both judge (or both leave) (%)", c.same_judged, _percent, ">= 98",
          at_least(98)),
-        ("motion: pairs both call planar (or both not) (%)", c.same_planar, percent, ">= 98",
+        ("motion: pairs both call planar (or both not) (%)", c.same_planar, _percent, ">= 98",
          at_least(98)),
         # Diagnostics without a bound: SPEC bounds the decisions these feed (the rows above).
         ("motion: noise sigma, 99th percentile relative difference", c.sigma_ratio,
-         percentile(99), "-", None),
+         _percentile(99), "-", None),
         ("motion: plane residual (sigma units), 99th percentile abs difference", c.residual_diff,
-         percentile(99), "-", None),
+         _percentile(99), "-", None),
     ]
     figures = []
     for name, values, statistic, bound, check in rows:
-        value = float(statistic(np.asarray(values, np.float64))) if len(values) else float("nan")
+        value = _statistic(values, statistic)
         met = None if check is None or np.isnan(value) else bool(check(value))
         figures.append(Target(name, value, bound, met))
     return figures
@@ -207,15 +221,15 @@ def targets(c: PairComparison) -> list[Target]:
 
 def _cell(values: list, statistic, spec: str) -> str:
     """``statistic(values)`` formatted by ``spec``, or ``-`` when there are no values."""
-    return format(float(statistic(np.asarray(values, np.float64))), spec) if values else "-"
+    value = _statistic(values, statistic)
+    return "-" if np.isnan(value) else format(value, spec)
 
 
 def _table(figures: list[Target]) -> list[str]:
     lines = ["| figure | measured | target | met |", "|---|---|---|---|"]
     for t in figures:
         verdict = "-" if t.met is None else ("yes" if t.met else "**no**")
-        value = "nothing to measure" if np.isnan(t.value) else f"{t.value:.4g}"
-        lines.append(f"| {t.name} | {value} | {t.bound} | {verdict} |")
+        lines.append(f"| {t.name} | {t.shown} | {t.bound} | {verdict} |")
     return lines
 
 
@@ -274,13 +288,12 @@ def markdown(per_source: dict[str, PairComparison], overall: PairComparison,
             lines.append(f"| {name} | 0 | - | - | - | - | - | - |")
             continue
         lm, eye = c.landmark_epe, c.eye_epe
-        p95 = _cell(lm, lambda v: np.percentile(v, 95), '.2e')
         lines.append(f"| {name} | {len(c.same_decision)} | {_cell(lm, np.median, '.2e')} / "
-                     f"{p95} / {_cell(lm, np.max, '.2e')} | "
+                     f"{_cell(lm, _percentile(95), '.2e')} / {_cell(lm, np.max, '.2e')} | "
                      f"{_cell(eye, np.median, '.2e')} / {_cell(eye, np.max, '.2e')} | "
-                     f"{_cell(c.same_bin, lambda v: 100 * np.mean(v), '.2f')} | "
+                     f"{_cell(c.same_bin, _percent, '.2f')} | "
                      f"{_cell(c.score_diff, np.max, '.3g')} | "
-                     f"{_cell(c.same_decision, lambda v: 100 * np.mean(v), '.1f')} | "
+                     f"{_cell(c.same_decision, _percent, '.1f')} | "
                      f"{_cell(c.residual_diff, np.max, '.2e')} |")
     lines += ["", _WHY, ""]
     return "\n".join(lines)

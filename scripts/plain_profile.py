@@ -8,12 +8,12 @@ The graph is the one ``liveness export`` saves (``LivenessCheck`` of the ``defau
 on copies of the bench pairs (the synthetic live clip). A node's time is from its start to its
 end, so nodes running at once on both cores each count in full: the shares say where the time
 goes, the sum is not the wall time. Bytes are those of every tensor the ops write (not those
-that pass a tensor on: loop plumbing, reshapes). A node's
-depth is the number of loop bodies it sits in: 1 a chunk of 16 pairs (pyramids, strip tables,
-Farneback's expansion, motion evidence, histograms), 2 the loops there (LK's two directions,
-Farneback's updates, the plane test's steps), 3 LK's pyramid levels and the plane test's
-eliminations, 4 LK's Newton steps. For scale, the cost of writing a MB in this process: a chain of
-elementwise ops (``x * f - a``) over tensors the size of a chunk's Newton-step windows.
+that pass a tensor on: loop plumbing, reshapes). A node's depth is the number of loop bodies it
+sits in: 1 a chunk of 16 pairs (pyramids, strip tables, Farneback's expansion, motion evidence,
+histograms), 2 the loops there (LK's two directions, Farneback's updates, the plane test's
+steps), 3 LK's pyramid levels and the plane test's eliminations, 4 LK's Newton steps. For scale,
+the cost of writing a MB in this process: a chain of elementwise ops (``x * f - a``) over tensors
+the size of a chunk's Newton-step windows.
 """
 
 from __future__ import annotations
