@@ -690,8 +690,8 @@ TRIED = """## Why the misses, and what was tried
   rate: half of what the graph writes, which is what XLA's fusion saves (the `--xla` export). By
   node time the Newton steps 39 %, the levels 31 %, a chunk's top level 17-19 %, the other loop
   bodies 10-11 %; by op `Mul`, `BatchMatMulV2`, `Sub` and `StridedSlice` 13-15 % each, `GatherV2`
-  11 %. Two ways of writing less in a Newton step, timed alone on a chunk's 1,872 points, not
-  kept: the shift matrix from a bank of integer shifts (two gathers, a multiply and an add
+  11 %. Two ways of writing less in a Newton step, timed alone on a chunk's 1,872 points (ad-hoc
+  scripts), not kept: the shift matrix from a bank of integer shifts (two gathers, a multiply and an add
   instead of a subtraction, an absolute value, a subtraction and a ReLU), 1.02x and 1.00x the
   read's time; the interpolation between rows and the projection as one more batched product
   (each point's window `[2, 240]` by a stacked projection `[240, 4]`), 1.09x and 0.97x the
