@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import os
 import time
 
 import numpy as np
@@ -79,8 +78,8 @@ def main() -> None:
     args = parser.parse_args()
     if min(args.batch, args.calls) < 1:
         parser.error("--batch and --calls must be at least 1")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
+    from liveness.quiet import import_tensorflow
+    tf = import_tensorflow()  # its start-up lines hidden
     from tensorflow.python.framework.convert_to_constants import (
         convert_variables_to_constants_v2)
 

@@ -13,7 +13,6 @@ the first, and every round.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import numpy as np
@@ -34,8 +33,8 @@ def main() -> None:
         if not chunk.isdigit() or int(chunk) < 1:
             parser.error(f"variant {spec!r}: expected READS:CHUNK, e.g. windows:16")
         variants.append((spec, reads, int(chunk)))
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
+    from liveness.quiet import import_tensorflow
+    tf = import_tensorflow()  # its start-up lines hidden
 
     from liveness.bench import crop_pairs
     from liveness.config import preset

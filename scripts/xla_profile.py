@@ -82,8 +82,8 @@ def main() -> None:
     if min(args.batch, args.calls, args.top) < 1:
         parser.error("--batch, --calls and --top must be at least 1")
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {TRACE_FLAG}"
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
+    from liveness.quiet import import_tensorflow
+    tf = import_tensorflow()  # its start-up lines hidden
 
     from liveness.bench import crop_pairs
     from liveness.config import preset
