@@ -541,14 +541,15 @@ TRIED = """## Why the misses, and what was tried
   and with 1 give an update's cost: 0.65 against 0.49 ms in that run, 0.08 ms an update of two 32 px
   patches (92 TFLite ops on tensors of a few thousand floats).
 - **Sampled by `python scripts/pair_profile.py`** (`perf` over 2,000 calls of the one-pair file, 1
-  thread, no TensorFlow in the process; the file as this page's run exports it), the shares of the
-  samples inside the interpreter's `Invoke`: by loop depth, the graph's top level (pyramids, strip
-  tables, Farneback's expansion, motion evidence, histograms) 17.6 %, the loop bodies there (LK's
-  two directions, Farneback's updates, the plane test's steps) 11.9 %, LK's pyramid levels 31.9 %,
-  its Newton steps 38.6 %; by kernel, XNNPACK's elementwise arithmetic 23.2 %, its copies (slices,
-  reshapes, concatenations) 19.1 %, TFLite's `GATHER` 10.4 %, XNNPACK's transposes 8.8 %, its
-  running of operators 8.2 %, preparing loop bodies 7.3 %, XNNPACK's products 7.1 %, TFLite's `PACK`
-  (the strip tables) 3.2 %, the interpreter 2.7 %, XNNPACK's sums 2.3 %. TFLite's `WHILE` releases
+  thread, no TensorFlow in the process; the file as this page's run exports it; the latest run),
+  the shares of the samples inside the interpreter's `Invoke`: by loop depth, the graph's top level
+  (pyramids, strip tables, Farneback's expansion, motion evidence, histograms) 16.4 %, the loop
+  bodies there (LK's two directions, Farneback's updates, the plane test's steps) 11.5 %, LK's
+  pyramid levels 32.6 %, its Newton steps 39.5 %; by kernel, XNNPACK's elementwise arithmetic
+  23.5 %, its copies (slices, reshapes, concatenations) 18.6 %, TFLite's `GATHER` 10.8 %,
+  XNNPACK's transposes 9.2 %, its running of operators 8.4 %, its products 6.9 %, preparing loop
+  bodies 6.7 %, TFLite's `PACK` (the strip tables) 3.4 %, the interpreter 2.6 %, XNNPACK's sums
+  2.3 % (earlier runs moved each share by at most 1.2 points). TFLite's `WHILE` releases
   its bodies' memory after every evaluation and prepares them again at the next (the Newton steps'
   body once per level and direction, 8 times a pair): that preparing is the share above.
   `experimental_preserve_all_tensors=True` keeps the bodies prepared (nothing of it left in the
@@ -649,7 +650,11 @@ TRIED = """## Why the misses, and what was tried
   runs the int32 broadcast add in its generic kernel) — 0.963x and 0.999x, within the noise, and a
   float index is exact only below 2^24 table rows, which a GPU export's batch of 4,096 pairs
   passes; the strip table as one `GATHER` of 9-float blocks rather than three slices and a `PACK`
-  — the table's part 0.90x (a micro-benchmark), the one-pair file 0.992x.
+  — the table's part 0.90x (a micro-benchmark), the one-pair file 0.992x. Kept, a round later:
+  the step tests' masks as `clip(ceil(bound - value), 0, 1)` without first multiplying the
+  difference by 2^64 (the ceiling of a positive difference is at least 1 already), 2 ops fewer
+  in the Newton step's body (85 to 83) and in a level's (164 to 162): 0.978x and, the order
+  swapped, 1.003x the time, within the noise, with the same outputs bit for bit.
 - **XLA slices its windows whole** (`window_reads="windows"`, what `LivenessCheck(jit_compile=True)`
   and `liveness export --xla` read by; docs/decisions.md, "Under XLA, windows sliced whole"): each
   point's square comes out of the padded level by one `XlaGather` with a window-sized slice, then
@@ -679,15 +684,24 @@ TRIED = """## Why the misses, and what was tried
   and its offsets' fused product (0.17-0.18 ms each) and the concatenation in Farneback's updates
   (0.17-0.18 ms). Two bench runs after it gave 465 and 320 pairs/s at batch 64 in process (449
   and 269 for the `--xla` SavedModel): in the second, the plain SavedModel, which the change does
-  not touch, fell too, from 151-159 to 102, a slow spell of this shared machine.
-- **The plain SavedModel's time is the bytes it writes** (`python scripts/plain_profile.py`:
+  not touch, fell too, from 151-159 to 102, a slow spell of this shared machine. The latest trace
+  (489 pairs/s while traced): the set-up 45 % (1.00 ms a pair), the rest 30 % (0.67 ms), the
+  steps 25 % (0.55 ms), the steps' fused product the largest op (0.52 ms).
+- **The plain SavedModel's time is mostly the bytes it writes** (`python scripts/plain_profile.py`:
   TensorFlow's own per-op timings of the graph `liveness export` saves, at batch 64; three runs
   in one round, 147-187 pairs/s untraced). Without XLA every op writes its whole result to
   memory: 79.9 MB a pair (the Newton steps 33.8, the levels' set-up 27.8, a chunk's top level
   10.8, the other loop bodies 6.9), and a chain of elementwise ops over tensors the size of a
   chunk's Newton-step windows writes 0.064-0.066 ms a MB on this machine, 5.15-5.28 ms a pair at
   that rate against 5.35-6.81 ms measured. 400 pairs/s is 2.5 ms a pair, about 38 MB at that
-  rate: half of what the graph writes, which is what XLA's fusion saves (the `--xla` export). By
+  rate: half of what the graph writes, which is what XLA's fusion saves (the `--xla` export). In
+  a later round's three runs (127-168 pairs/s untraced) the script measured a faster write rate,
+  0.041-0.048 ms a MB, so 3.30-3.82 ms a pair for the bytes against 5.95-7.88 measured: most of the
+  time, not all of it. The rest is in part each op's fixed cost: chunks of 4, 8 and 32 pairs took
+  the plain graph to 0.64x, 0.84x and 0.84x the throughput of 16 (an in-process A/B run of
+  `LivenessCheck`s at batch 64, 6 rounds taking turns, the same outputs bit for bit); from the 4
+  and the 16, about 17 ms of a chunk's time does not grow with its pairs (1.1 ms a pair at 16),
+  while 32 pairs outgrow the cache. By
   node time the Newton steps 39 %, the levels 31 %, a chunk's top level 17-19 %, the other loop
   bodies 10-11 %; by op `Mul`, `BatchMatMulV2`, `Sub` and `StridedSlice` 13-15 % each, `GatherV2`
   11 %. Two ways of writing less in a Newton step, timed alone on a chunk's 1,872 points (ad-hoc
@@ -696,7 +710,11 @@ TRIED = """## Why the misses, and what was tried
   read's time; the interpolation between rows and the projection as one more batched product
   (each point's window `[2, 240]` by a stacked projection `[240, 4]`), 1.09x and 0.97x the
   step's: TensorFlow's batched product costs about 0.6 µs a matrix whatever its size (1.1 ms
-  for those 1,872). Neither oneDNN off (`TF_ENABLE_ONEDNN_OPTS=0`: 167 and 170 against 165 and
+  for those 1,872). The read by other kernels, timed alone on the same 1,872 windows of 15 x 15
+  (an ad-hoc script, three rounds taking turns, a later round): `tf.image.crop_and_resize` (one
+  op that interpolates every window) 2.38-2.91 ms, the strips' column gather of the TFLite files
+  2.37-2.50, one gather of each window's 16 x 16 pixels 3.05-3.19, against the shift product's
+  1.96-2.12: the product stays. Neither oneDNN off (`TF_ENABLE_ONEDNN_OPTS=0`: 167 and 170 against 165 and
   172 pairs/s) nor other thread pools (inter-op/intra-op threads 2/1: 178 and 182, 1/2: 123 and
   145, 1/1: 102 and 126, against 171 and 175 by default) bought anything beyond the noise, and
   the graph of 22 November, when this page read 306 pairs/s, ran at 146 and 164 against this
