@@ -698,10 +698,10 @@ TRIED = """## Why the misses, and what was tried
   a later round's three runs (127-168 pairs/s untraced) the script measured a faster write rate,
   0.041-0.048 ms a MB, so 3.30-3.82 ms a pair for the bytes against 5.95-7.88 measured: most of the
   time, not all of it. The rest is in part each op's fixed cost: chunks of 4, 8 and 32 pairs took
-  the plain graph to 0.64x, 0.84x and 0.84x the throughput of 16 (an in-process A/B run of
-  `LivenessCheck`s at batch 64, 6 rounds taking turns, the same outputs bit for bit); from the 4
-  and the 16, about 17 ms of a chunk's time does not grow with its pairs (1.1 ms a pair at 16),
-  while 32 pairs outgrow the cache. By
+  the plain graph to 0.64-0.69x, 0.84-0.87x and 0.84-0.90x the throughput of 16 (`python
+  scripts/xla_ab.py --plain products:16 products:4 products:8 products:32 --rounds 6`, two runs,
+  the same outputs bit for bit); from the 4 and the 16, 13-17 ms of a chunk's time does not grow
+  with its pairs (0.8-1.1 ms a pair at 16), while 32 pairs outgrow the cache. By
   node time the Newton steps 39 %, the levels 31 %, a chunk's top level 17-19 %, the other loop
   bodies 10-11 %; by op `Mul`, `BatchMatMulV2`, `Sub` and `StridedSlice` 13-15 % each, `GatherV2`
   11 %. Two ways of writing less in a Newton step, timed alone on a chunk's 1,872 points (ad-hoc

@@ -1,13 +1,15 @@
-"""XLA throughput of ways of reading LK's windows and of chunk sizes, taking turns in one process.
+"""Throughput of ways of reading LK's windows and of chunk sizes under XLA (or plain TensorFlow),
+taking turns in one process.
 
-    python scripts/xla_ab.py [--batch 64] [--rounds 8] [products:16 windows:16 ...]
+    python scripts/xla_ab.py [--batch 64] [--rounds 8] [--plain] [products:16 windows:16 ...]
 
 Each argument ``READS:CHUNK`` is a ``LivenessCheck(cfg, jit_compile=True, window_reads=READS,
-pair_chunk=CHUNK)`` (the ``default`` preset, crop 160). All are compiled, run on ``--batch``
-copies of the bench pairs, then timed in ``--rounds`` rounds in which they take turns (three calls
-each), so that load on a shared machine falls on all of them. Prints how far each one's outputs
-are from the first's, then pairs per second: the median, the median of the per-round ratios to
-the first, and every round.
+pair_chunk=CHUNK)`` (the ``default`` preset, crop 160); with ``--plain``, ``jit_compile=False``:
+plain TensorFlow, as the SavedModel ``liveness export`` writes runs. All are traced, run on
+``--batch`` copies of the bench pairs, then timed in ``--rounds`` rounds in which they take turns
+(three calls each), so that load on a shared machine falls on all of them. Prints how far each
+one's outputs are from the first's, then pairs per second: the median, the median of the
+per-round ratios to the first, and every round.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ import numpy as np
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("variants", nargs="*", default=["products:16", "windows:16"],
                         help="READS:CHUNK, e.g. windows:16 (the first is the baseline)")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--plain", action="store_true",
+                        help="plain TensorFlow instead of XLA (jit_compile=False)")
     args = parser.parse_args()
     if min(args.batch, args.rounds) < 1:
         parser.error("--batch and --rounds must be at least 1")
@@ -46,8 +50,9 @@ def main() -> None:
     inputs = [tf.constant(x[pick]) for x in (prev, next, marks)]
     modules, outputs = {}, {}
     for spec, reads, chunk in variants:
-        modules[spec] = LivenessCheck(cfg, jit_compile=True, window_reads=reads, pair_chunk=chunk)
-        for _ in range(2):                                   # compile and warm up
+        modules[spec] = LivenessCheck(cfg, jit_compile=not args.plain, window_reads=reads,
+                                      pair_chunk=chunk)
+        for _ in range(2):                                   # trace (compile) and warm up
             outputs[spec] = tf.nest.map_structure(np.asarray, modules[spec].check_pair(*inputs))
     first = variants[0][0]
     for spec, *_ in variants[1:]:
@@ -65,7 +70,8 @@ def main() -> None:
                 tf.nest.map_structure(np.asarray, module.check_pair(*inputs))
             rates[spec].append(3 * args.batch / (time.perf_counter() - start))
     base = np.array(rates[first])
-    print(f"\nbatch {args.batch}, {args.rounds} rounds, pairs per second:")
+    runtime = "plain TensorFlow" if args.plain else "XLA"
+    print(f"\n{runtime}, batch {args.batch}, {args.rounds} rounds, pairs per second:")
     for spec, rate in rates.items():
         print(f"{spec:16s} median {np.median(rate):5.0f}  x{np.median(np.array(rate) / base):.3f} "
               f"of {first}  ({' '.join(f'{r:.0f}' for r in rate)})")
