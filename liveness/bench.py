@@ -687,39 +687,38 @@ TRIED = """## Why the misses, and what was tried
   not touch, fell too, from 151-159 to 102, a slow spell of this shared machine. The latest trace
   (489 pairs/s while traced): the set-up 45 % (1.00 ms a pair), the rest 30 % (0.67 ms), the
   steps 25 % (0.55 ms), the steps' fused product the largest op (0.52 ms).
-- **The plain SavedModel's time is mostly the bytes it writes** (`python scripts/plain_profile.py`:
-  TensorFlow's own per-op timings of the graph `liveness export` saves, at batch 64; three runs
-  in one round, 147-187 pairs/s untraced). Without XLA every op writes its whole result to
-  memory: 79.9 MB a pair (the Newton steps 33.8, the levels' set-up 27.8, a chunk's top level
-  10.8, the other loop bodies 6.9), and a chain of elementwise ops over tensors the size of a
-  chunk's Newton-step windows writes 0.064-0.066 ms a MB on this machine, 5.15-5.28 ms a pair at
-  that rate against 5.35-6.81 ms measured. 400 pairs/s is 2.5 ms a pair, about 38 MB at that
-  rate: half of what the graph writes, which is what XLA's fusion saves (the `--xla` export). In
-  a later round's three runs (127-168 pairs/s untraced) the script measured a faster write rate,
-  0.041-0.048 ms a MB, so 3.30-3.82 ms a pair for the bytes against 5.95-7.88 measured: most of the
-  time, not all of it. The rest is in part each op's fixed cost: chunks of 4, 8 and 32 pairs took
-  the plain graph to 0.64-0.69x, 0.84-0.87x and 0.84-0.90x the throughput of 16 (`python
-  scripts/xla_ab.py --plain products:16 products:4 products:8 products:32 --rounds 6`, two runs,
-  the same outputs bit for bit); from the 4 and the 16, 13-17 ms of a chunk's time does not grow
-  with its pairs (0.8-1.1 ms a pair at 16), while 32 pairs outgrow the cache. By
-  node time the Newton steps 39 %, the levels 31 %, a chunk's top level 17-19 %, the other loop
-  bodies 10-11 %; by op `Mul`, `BatchMatMulV2`, `Sub` and `StridedSlice` 13-15 % each, `GatherV2`
-  11 %. Two ways of writing less in a Newton step, timed alone on a chunk's 1,872 points (ad-hoc
-  scripts), not kept: the shift matrix from a bank of integer shifts (two gathers, a multiply and an add
-  instead of a subtraction, an absolute value, a subtraction and a ReLU), 1.02x and 1.00x the
-  read's time; the interpolation between rows and the projection as one more batched product
-  (each point's window `[2, 240]` by a stacked projection `[240, 4]`), 1.09x and 0.97x the
-  step's: TensorFlow's batched product costs about 0.6 µs a matrix whatever its size (1.1 ms
-  for those 1,872). The read by other kernels, timed alone on the same 1,872 windows of 15 x 15
-  (an ad-hoc script, three rounds taking turns, a later round): `tf.image.crop_and_resize` (one
-  op that interpolates every window) 2.38-2.91 ms, the strips' column gather of the TFLite files
-  2.37-2.50, one gather of each window's 16 x 16 pixels 3.05-3.19, against the shift product's
-  1.96-2.12: the product stays. Neither oneDNN off (`TF_ENABLE_ONEDNN_OPTS=0`: 167 and 170 against 165 and
-  172 pairs/s) nor other thread pools (inter-op/intra-op threads 2/1: 178 and 182, 1/2: 123 and
-  145, 1/1: 102 and 126, against 171 and 175 by default) bought anything beyond the noise, and
-  the graph of 22 November, when this page read 306 pairs/s, ran at 146 and 164 against this
-  round's 180 and 167 (separate processes taking turns, ad hoc): the machine's speed moved, not
-  the graph's.
+- **The plain SavedModel's time: the bytes it writes, and each op's fixed cost** (`python
+  scripts/plain_profile.py`: TensorFlow's own per-op timings of the graph `liveness export` saves,
+  at batch 64; three runs in one round, 147-187 pairs/s untraced). Without XLA every op writes its
+  whole result to memory: 79.9 MB a pair (the Newton steps 33.8, the levels' set-up 27.8, a chunk's
+  top level 10.8, the other loop bodies 6.9), and a chain of elementwise ops over tensors the size
+  of a chunk's Newton-step windows writes 0.064-0.066 ms a MB on this machine, 5.15-5.28 ms a pair
+  at that rate against 5.35-6.81 ms measured. 400 pairs/s is 2.5 ms a pair, about 38 MB at that
+  rate: half of what the graph writes, which is what XLA's fusion saves (the `--xla` export). In a
+  later round's three runs (127-168 pairs/s untraced) the script measured a faster write rate,
+  0.041-0.048 ms a MB, so 3.30-3.82 ms a pair for the bytes against 5.95-7.88 measured: half the
+  time or a little less, up to two thirds. The rest is in part each op's fixed cost: chunks of 4, 8
+  and 32 pairs took the plain graph to 0.64-0.69x, 0.84-0.87x and 0.84-0.90x the throughput of 16
+  (`python scripts/xla_ab.py --plain products:16 products:4 products:8 products:32 --rounds 6`, two
+  runs, the same outputs bit for bit); from the 4 and the 16, 13-17 ms of a chunk's time does not
+  grow with its pairs (0.8-1.1 ms a pair at 16), while 32 pairs outgrow the cache. By node time the
+  Newton steps 39 %, the levels 31 %, a chunk's top level 17-19 %, the other loop bodies 10-11 %; by
+  op `Mul`, `BatchMatMulV2`, `Sub` and `StridedSlice` 13-15 % each, `GatherV2` 11 %. Two ways of
+  writing less in a Newton step, timed alone on a chunk's 1,872 points (ad-hoc scripts), not kept:
+  the shift matrix from a bank of integer shifts (two gathers, a multiply and an add instead of a
+  subtraction, an absolute value, a subtraction and a ReLU), 1.02x and 1.00x the read's time; the
+  interpolation between rows and the projection as one more batched product (each point's window
+  `[2, 240]` by a stacked projection `[240, 4]`), 1.09x and 0.97x the step's: TensorFlow's batched
+  product costs about 0.6 µs a matrix whatever its size (1.1 ms for those 1,872). The read by other
+  kernels, timed alone on the same 1,872 windows of 15 x 15 (an ad-hoc script, three rounds taking
+  turns, a later round): `tf.image.crop_and_resize` (one op that interpolates every window)
+  2.38-2.91 ms, the strips' column gather of the TFLite files 2.37-2.50, one gather of each window's
+  16 x 16 pixels 3.05-3.19, against the shift product's 1.96-2.12: the product stays. Neither oneDNN
+  off (`TF_ENABLE_ONEDNN_OPTS=0`: 167 and 170 against 165 and 172 pairs/s) nor other thread pools
+  (inter-op/intra-op threads 2/1: 178 and 182, 1/2: 123 and 145, 1/1: 102 and 126, against 171 and
+  175 by default) bought anything beyond the noise, and the graph of 22 November, when this page
+  read 306 pairs/s, ran at 146 and 164 against 180 and 167 for the graph of that round (separate
+  processes taking turns, ad hoc): the machine's speed moved, not the graph's.
 - **Batching** helps the SavedModel and XLA (the throughput table); the plain SavedModel stays far
   from 400 pairs/s. Before XLA sliced its windows whole (the item above), XLA's own trace of the
   exported graph at batch 64 (`python scripts/xla_profile.py --reads products`, two runs in an
