@@ -251,7 +251,10 @@ def test_every_exported_tflite_allocates_as_shipped(exported):
     """The first call an app makes, before any resize, must succeed on every shipped file."""
     from ai_edge_litert.interpreter import Interpreter
 
-    for path in sorted(exported.manifest.parent.glob("*.tflite")):
+    paths = sorted(exported.manifest.parent.glob("*.tflite"))
+    shipped = (exported.tflite, exported.tflite_fp16, exported.tflite_pair, exported.texture)
+    assert set(shipped) <= set(paths)                      # the glob found what was exported
+    for path in paths:
         interpreter = Interpreter(model_path=str(path))
         interpreter.allocate_tensors()
         interpreter.invoke()
