@@ -654,7 +654,10 @@ TRIED = """## Why the misses, and what was tried
   the step tests' masks as `clip(ceil(bound - value), 0, 1)` without first multiplying the
   difference by 2^64 (the ceiling of a positive difference is at least 1 already), 2 ops fewer
   in the Newton step's body (85 to 83) and in a level's (164 to 162): 0.978x and, the order
-  swapped, 1.003x the time, within the noise, with the same outputs bit for bit.
+  swapped, 1.003x the time, within the noise, with the same outputs bit for bit. Later, the
+  interpreter's other options (an ad-hoc A/B run, 10 rounds of 30 calls taking turns, the same
+  outputs bit for bit): `experimental_disable_delegate_clustering` 1.003x the time,
+  `experimental_disable_delegate_node_fusion` 1.17x.
 - **XLA slices its windows whole** (`window_reads="windows"`, what `LivenessCheck(jit_compile=True)`
   and `liveness export --xla` read by; docs/decisions.md, "Under XLA, windows sliced whole"): each
   point's square comes out of the padded level by one `XlaGather` with a window-sized slice, then
