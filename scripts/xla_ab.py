@@ -21,7 +21,7 @@ import numpy as np
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("variants", nargs="*", default=["products:16", "windows:16"],
                         help="READS:CHUNK, e.g. windows:16 (the first is the baseline)")
     parser.add_argument("--batch", type=int, default=64)
