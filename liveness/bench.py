@@ -592,7 +592,7 @@ def run(out: Path, sizes: tuple[int, ...], pairs: int, command: str,
                           "the table above, TensorFlow's and XLA's thread pools compete with "
                           "OpenCV's threads). The TFLite target is judged here.", "",
                           *latency_table(on_device), ""]
-        from model_graph.module import PAIR_CHUNK
+        from model_graph.module import PAIR_CHUNK, PAIR_STREAMS
 
         lines += [f"## Throughput at crop {default_size} px (pairs per second)", "",
                   f"Median of {THROUGHPUT_CALLS} calls per batch size, the paths taking turns "
@@ -600,7 +600,9 @@ def run(out: Path, sizes: tuple[int, ...], pairs: int, command: str,
                   "writes it, the same exported with `--xla` (its pair signatures compiled by "
                   "XLA; TF Serving runs it with `--xla_cpu_compilation_enabled=true`), and the "
                   f"XLA module in this process. Each checks a larger batch {PAIR_CHUNK} pairs at "
-                  "a time (`LivenessCheck(pair_chunk=...)`).", "",
+                  "a time (`LivenessCheck(pair_chunk=...)`); the two XLA paths split a batch of "
+                  f"{PAIR_STREAMS} pairs or more into {PAIR_STREAMS} parts, each its own compiled "
+                  "call, checked at the same time (`LivenessCheck(pair_streams=...)`).", "",
                   "| batch | " + " | ".join(THROUGHPUT_PATHS) + " |",
                   "|---" * (len(THROUGHPUT_PATHS) + 1) + "|"]
         stages.start("throughput")

@@ -5,6 +5,8 @@ Twin of ``liveness/reference/check.py``. No Python loop runs per pair: every op 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import tensorflow as tf
 
 from liveness.config import LivenessConfig
@@ -134,6 +136,20 @@ def check_in_chunks(prev: tf.Tensor, next: tf.Tensor, landmarks: tf.Tensor, cfg:
                     fn_output_signature=signature, parallel_iterations=1)
     return {name: tf.reshape(value, tf.concat([[-1], tf.shape(value)[2:]], 0))[:batch]
             for name, value in out.items()}
+
+
+def in_streams(check: Callable[..., dict[str, tf.Tensor]], inputs: list[tf.Tensor],
+               streams: int) -> dict[str, tf.Tensor]:
+    """``check(*inputs)`` of ``B >= 1`` rows (every input's first axis) as ``streams`` calls on
+    parts of ``ceil(B / streams)`` rows, zero rows padding the last, their outputs concatenated
+    and cut to ``B`` rows: the calls do not depend on one another, so TensorFlow runs them at
+    the same time on its inter-op threads. ``check`` maps rows to rows (each output's first
+    axis is its inputs')."""
+    batch = tf.shape(inputs[0])[0]
+    size = (batch + streams - 1) // streams
+    padded = [fit_rows(t, streams * size) for t in inputs]
+    outs = [check(*(t[i * size:(i + 1) * size] for t in padded)) for i in range(streams)]
+    return {name: tf.concat([out[name] for out in outs], 0)[:batch] for name in outs[0]}
 
 
 def significance_gate(sigma: tf.Tensor, sigma_valid: tf.Tensor, cfg: LivenessConfig) -> tf.Tensor:

@@ -8,7 +8,7 @@ import tensorflow as tf
 from liveness.config import LivenessConfig
 from liveness.conventions import N_LANDMARKS
 from model_graph.aggregate import aggregate_clip
-from model_graph.check import check_in_chunks, fit_rows
+from model_graph.check import check_in_chunks, fit_rows, in_streams
 from model_graph.farneback import farneback_levels
 from model_graph.lucas_kanade import strip_step
 from model_graph.texture import PATCH_PX, FrozenTexture
@@ -17,6 +17,12 @@ from model_graph.texture import PATCH_PX, FrozenTexture
 #: a batch of 64 took about 0.8x the time under XLA and in the reloaded SavedModel in chunks of
 #: 16, which beat chunks of 8 and 32 (docs/decisions.md, "Large batches in chunks").
 PAIR_CHUNK = 16
+
+#: Under XLA, parts a batch of at least that many pairs is split into when it is checked in
+#: chunks, each checked by its own compiled call; TensorFlow runs the calls at the same time on
+#: its inter-op threads, which on this project's 2-core CPU gave more pairs per second than one
+#: call using both cores op by op (docs/decisions.md, "Two XLA streams").
+PAIR_STREAMS = 2
 
 #: Outputs of ``check_pair`` that say "this pair has evidence": false for a call whose inputs do
 #: not share one batch size, and for padding.
@@ -63,6 +69,10 @@ class LivenessCheck(tf.Module):
     ``pair_chunk``: a larger batch is checked that many pairs at a time in a loop
     (``model_graph.check.check_in_chunks``), which keeps a CPU's caches warm; ``None`` checks
     every pair at once — for a GPU, and for a module converted to TFLite (one pair per call).
+    ``pair_streams``: under XLA and with chunks, a batch of at least that many pairs is split
+    into that many parts, each its own compiled call, checked at the same time
+    (``model_graph.check.in_streams``): ``check`` and ``check_pair`` then compile the parts, not
+    the split around them. Plain TensorFlow checks a batch as one part (it gained nothing).
 
     Constructing one turns TensorFloat-32 off in the process
     (``tf.config.experimental.enable_tensor_float_32_execution(False)``): on Ampere and later
@@ -73,12 +83,14 @@ class LivenessCheck(tf.Module):
 
     def __init__(self, cfg: LivenessConfig, *, jit_compile: bool = False,
                  pair_batch: int | None = None, window_reads: str | None = None,
-                 pair_chunk: int | None = PAIR_CHUNK) -> None:
+                 pair_chunk: int | None = PAIR_CHUNK, pair_streams: int = PAIR_STREAMS) -> None:
         super().__init__(name="liveness_check")
         tf.config.experimental.enable_tensor_float_32_execution(False)
         if pair_chunk is not None and pair_chunk < 1:
             raise ValueError(f"pair chunk must be at least 1 (or None: every pair at once), "
                              f"got {pair_chunk}")
+        if pair_streams < 1:
+            raise ValueError(f"pair streams must be at least 1, got {pair_streams}")
         if farneback_levels(cfg.eye_patch_px, cfg.fb_pyr_scale, cfg.fb_levels) > 0:
             raise ValueError(f"eye_patch_px={cfg.eye_patch_px} makes OpenCV's Farneback use more "
                              f"than one level; the graph supports patches below "
@@ -90,6 +102,8 @@ class LivenessCheck(tf.Module):
             raise ValueError("window reads 'windows' need XLA (jit_compile=True): a TensorFlow "
                              "runtime without it has no kernel for their gather")
         self.cfg, self.window_reads, self.pair_chunk = cfg, window_reads, pair_chunk
+        #: Parts of a batch checked at the same time (one without XLA or without chunks).
+        self.pair_streams = pair_streams if jit_compile and pair_chunk is not None else 1
         self._texture_networks = FrozenTexture()
         size = cfg.crop_size
 
@@ -101,9 +115,17 @@ class LivenessCheck(tf.Module):
                     tf.TensorSpec([batch], tf.float32, name="patch_context")]
 
         signature = specs(pair_batch)
-        self.check = tf.function(self._check, input_signature=signature, jit_compile=jit_compile)
-        self.check_pair = tf.function(self._check_pair, input_signature=signature[:3],
-                                      jit_compile=jit_compile)
+        if self.pair_streams == 1:
+            self.check = tf.function(self._check, input_signature=signature,
+                                     jit_compile=jit_compile)
+            self.check_pair = tf.function(self._check_pair, input_signature=signature[:3],
+                                          jit_compile=jit_compile)
+        else:                       # each part one compiled call, the split around them not
+            self._compiled_check = tf.function(self._check, jit_compile=True)
+            self._compiled_check_pair = tf.function(self._check_pair, jit_compile=True)
+            self.check = tf.function(self._check_in_streams, input_signature=signature)
+            self.check_pair = tf.function(self._check_pair_in_streams,
+                                          input_signature=signature[:3])
         clip_signature = [tf.TensorSpec([None, size, size], tf.uint8, name="frames"), *specs(None)[2:]]
         self.check_clip = tf.function(self._check_clip, input_signature=clip_signature)
 
@@ -148,6 +170,31 @@ class LivenessCheck(tf.Module):
         if texture_inputs is not None:
             out.update(self._texture(*inputs[3:]))
         return {k: _mask(k, v, same)[:batch] for k, v in out.items()}
+
+    def _check_in_streams(self, prev, next, landmarks, patches, patch_context
+                          ) -> dict[str, tf.Tensor]:
+        return self._in_streams(self._compiled_check,
+                                [prev, next, landmarks, patches, patch_context])
+
+    def _check_pair_in_streams(self, prev, next, landmarks) -> dict[str, tf.Tensor]:
+        return self._in_streams(self._compiled_check_pair, [prev, next, landmarks])
+
+    def _in_streams(self, check, inputs: list[tf.Tensor]) -> dict[str, tf.Tensor]:
+        """``check(*inputs)`` (a compiled ``check`` or ``check_pair``) of a batch of at least
+        :attr:`pair_streams` pairs as that many calls at once (``model_graph.check.in_streams``);
+        of a smaller batch, one call. As in one call, inputs that do not share one batch size
+        give no valid pair."""
+        batch, streams = tf.shape(inputs[0])[0], self.pair_streams
+        same = _same_batch(batch, *inputs[1:])
+
+        def split() -> dict[str, tf.Tensor]:
+            out = in_streams(check, [fit_rows(t, batch) for t in inputs], streams)
+            return {k: _mask(k, v, same) for k, v in out.items()}
+
+        static = inputs[0].shape[0]
+        if static is not None:
+            return split() if static >= streams else check(*inputs)
+        return tf.cond(batch >= streams, split, lambda: check(*inputs))
 
     def _check_pairs(self, prev, next, landmarks, reads: str | None = None) -> dict[str, tf.Tensor]:
         return check_in_chunks(prev, next, landmarks, self.cfg, reads or self.window_reads,

@@ -8,8 +8,8 @@ preset, crop 160) to HLO for each batch size, in three variants (:data:`VARIANTS
 a batch at once with TensorFloat-32 off, as ``LivenessCheck`` sets it (every product at precision
 HIGHEST); the same with TensorFloat-32 on (TensorFlow's default on Ampere and later GPUs:
 products at DEFAULT, which a GPU may round to 10-bit mantissas); and in chunks of 16 pairs, as
-the default export serves it on a CPU. It also writes 64 crop pairs of the synthetic live clip
-and TensorFlow's CPU outputs for them.
+the default export serves it on a CPU (as one compiled call: ``pair_streams=1``). It also writes
+64 crop pairs of the synthetic live clip and TensorFlow's CPU outputs for them.
 
 ``run`` needs only numpy and jax: it compiles each HLO with jaxlib's XLA for the first device,
 compares the batch-64 outputs with TensorFlow's CPU outputs, and times 20 calls per batch after 3
@@ -48,7 +48,8 @@ def emit(out: Path, batches: tuple[int, ...]) -> None:
     size = cfg.crop_size
     for variant, (tf32, chunk) in VARIANTS.items():
         for batch in batches:
-            module = LivenessCheck(cfg, jit_compile=True, pair_batch=batch, pair_chunk=chunk)
+            module = LivenessCheck(cfg, jit_compile=True, pair_batch=batch, pair_chunk=chunk,
+                                   pair_streams=1)              # one compiled call
             tf.config.experimental.enable_tensor_float_32_execution(tf32)    # after construction
             specs = [tf.TensorSpec([batch, size, size], tf.uint8),
                      tf.TensorSpec([batch, size, size], tf.uint8),

@@ -1,11 +1,12 @@
 """Throughput of ways of reading LK's windows and of chunk sizes under XLA (or plain TensorFlow),
 taking turns in one process.
 
-    python scripts/xla_ab.py [--batch 64] [--rounds 8] [--plain] [products:16 windows:16 ...]
+    python scripts/xla_ab.py [--batch 64] [--rounds 8] [--plain] [products:16 windows:16:1 ...]
 
-Each argument ``READS:CHUNK`` is a ``LivenessCheck(cfg, jit_compile=True, window_reads=READS,
-pair_chunk=CHUNK)`` (the ``default`` preset, crop 160); with ``--plain``, ``jit_compile=False``:
-plain TensorFlow, as the SavedModel ``liveness export`` writes runs. All are traced, run on
+Each argument ``READS:CHUNK[:STREAMS]`` is a ``LivenessCheck(cfg, jit_compile=True,
+window_reads=READS, pair_chunk=CHUNK, pair_streams=STREAMS)`` (the ``default`` preset, crop 160;
+streams as the module's default when not given); with ``--plain``, ``jit_compile=False``: plain
+TensorFlow, as the SavedModel ``liveness export`` writes runs (one stream). All are traced, run on
 ``--batch`` copies of the bench pairs, then timed in ``--rounds`` rounds in which they take turns
 (three calls each), so that load on a shared machine falls on all of them. Prints how far each
 one's outputs are from the first's, then pairs per second: the median, the median of the
@@ -23,7 +24,8 @@ import numpy as np
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("variants", nargs="*", default=["products:16", "windows:16"],
-                        help="READS:CHUNK, e.g. windows:16 (the first is the baseline)")
+                        help="READS:CHUNK[:STREAMS], e.g. windows:16 or windows:16:1 (the "
+                             "first is the baseline)")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--plain", action="store_true",
@@ -33,25 +35,25 @@ def main() -> None:
         parser.error("--batch and --rounds must be at least 1")
     variants = []
     for spec in args.variants:
-        reads, _, chunk = spec.partition(":")
-        if not chunk.isdigit() or int(chunk) < 1:
-            parser.error(f"variant {spec!r}: expected READS:CHUNK, e.g. windows:16")
-        variants.append((spec, reads, int(chunk)))
+        reads, *numbers = spec.split(":")
+        if not 1 <= len(numbers) <= 2 or not all(n.isdigit() and int(n) >= 1 for n in numbers):
+            parser.error(f"variant {spec!r}: expected READS:CHUNK[:STREAMS], e.g. windows:16")
+        variants.append((spec, reads, *map(int, numbers)))
     from liveness.quiet import import_tensorflow
     tf = import_tensorflow()  # its start-up lines hidden
 
     from liveness.bench import crop_pairs
     from liveness.config import preset
-    from model_graph.module import LivenessCheck
+    from model_graph.module import PAIR_STREAMS, LivenessCheck
 
     cfg = preset("default")
     prev, next, marks = crop_pairs(cfg, 16)
     pick = np.arange(args.batch) % len(prev)
     inputs = [tf.constant(x[pick]) for x in (prev, next, marks)]
     modules, outputs = {}, {}
-    for spec, reads, chunk in variants:
+    for spec, reads, chunk, *streams in variants:
         modules[spec] = LivenessCheck(cfg, jit_compile=not args.plain, window_reads=reads,
-                                      pair_chunk=chunk)
+                                      pair_chunk=chunk, pair_streams=(streams or [PAIR_STREAMS])[0])
         for _ in range(2):                                   # trace (compile) and warm up
             outputs[spec] = tf.nest.map_structure(np.asarray, modules[spec].check_pair(*inputs))
     first = variants[0][0]

@@ -2,9 +2,10 @@
 
     python scripts/xla_profile.py [--batch 64] [--calls 3] [--top 12] [--reads products]
 
-Compiles ``check_pair`` of ``LivenessCheck(cfg, jit_compile=True)`` (the ``default`` preset, crop
-160, in chunks of ``PAIR_CHUNK`` pairs as exported; LK's windows read as ``--reads`` says, by
-default as the module reads them under XLA), runs ``--batch`` copies of the bench pairs,
+Compiles ``check_pair`` of ``LivenessCheck(cfg, jit_compile=True, pair_streams=1)`` (the
+``default`` preset, crop 160, in chunks of ``PAIR_CHUNK`` pairs as exported, but the whole batch
+one compiled call rather than two at once; LK's windows read as ``--reads`` says, by default as
+the module reads them under XLA), runs ``--batch`` copies of the bench pairs,
 traces ``--calls`` calls with TensorFlow's profiler (XLA's per-op trace on:
 ``--xla_cpu_enable_xprof_traceme``) and prints the compiled ops' time per pair, grouped by how
 often an op runs in a call: once per Newton step, once per pyramid level and direction (the
@@ -95,7 +96,7 @@ def main() -> None:
     prev, next, marks = crop_pairs(cfg, 16)
     pick = np.arange(args.batch) % len(prev)
     inputs = [tf.constant(x[pick]) for x in (prev, next, marks)]
-    module = LivenessCheck(cfg, jit_compile=True, window_reads=args.reads)
+    module = LivenessCheck(cfg, jit_compile=True, window_reads=args.reads, pair_streams=1)
     for _ in range(2):                                   # compile and warm up
         tf.nest.map_structure(np.asarray, module.check_pair(*inputs))
     with tempfile.TemporaryDirectory() as trace_dir:

@@ -112,14 +112,15 @@ def test_pair_ab_reports_ratios_and_output_gaps():
     assert ab.output_gaps(first, first) == {}
 
 
-def test_xla_ab_refuses_a_variant_without_a_chunk(monkeypatch, capsys):
+@pytest.mark.parametrize("variant", ["windows", "windows:0", "windows:16:0", "windows:16:2:1"])
+def test_xla_ab_refuses_a_malformed_variant(variant, monkeypatch, capsys):
     """``scripts/xla_ab.py`` says what a variant looks like before it loads TensorFlow."""
     from tests.test_texture import load_script
 
-    monkeypatch.setattr("sys.argv", ["xla_ab.py", "windows"])
+    monkeypatch.setattr("sys.argv", ["xla_ab.py", variant])
     with pytest.raises(SystemExit) as stop:
         load_script("xla_ab").main()
-    assert stop.value.code == 2 and "expected READS:CHUNK" in capsys.readouterr().err
+    assert stop.value.code == 2 and "expected READS:CHUNK[:STREAMS]" in capsys.readouterr().err
 
 
 def test_plain_profile_tallies_time_by_depth_and_op_and_bytes_only_where_written():

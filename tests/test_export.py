@@ -141,25 +141,29 @@ def _called(library: dict, name: str) -> set[str]:
 
 
 def test_xla_export_compiles_the_pair_signatures_alone(golden, tmp_path):
-    """``liveness export --xla``: the pair signatures carry XLA's must-compile mark, check_clip
-    does not (each clip length would compile anew) and calls no op that only XLA runs (LK's
-    ``XlaGather``: a server without XLA must still check clips), and the served numbers stay
-    within the runtimes' stated bounds of the plain graph's."""
+    """``liveness export --xla``: the pair signatures call their pair check once per part of a
+    batch (``LivenessCheck(pair_streams=...)``), and that call carries XLA's must-compile mark;
+    check_clip calls nothing marked (each clip length would compile anew) and no op that only XLA runs
+    (LK's ``XlaGather``: a server without XLA must still check clips); and the served numbers
+    stay within the runtimes' stated bounds of the plain graph's."""
     from tensorflow.core.protobuf import saved_model_pb2
 
     _index, inputs = golden
     save_served(LivenessCheck(CFG, jit_compile=True), tmp_path, (len(inputs["prev"]),))
     saved = saved_model_pb2.SavedModel.FromString((tmp_path / "saved_model.pb").read_bytes())
     library = {f.signature.name: f for f in saved.meta_graphs[0].graph_def.library.function}
-    marked = {name.rsplit("_", 1)[0] for name, f in library.items() if f.attr["_XlaMustCompile"].b}
-    assert marked == {"__inference__check", "__inference__check_pair"}
+    marked = {name for name, f in library.items() if f.attr["_XlaMustCompile"].b}
+    assert {name.rsplit("_", 1)[0] for name in marked} == {"__inference__check",
+                                                           "__inference__check_pair"}
+    signatures = [name for name in library if name.rsplit("_", 1)[0] in (
+        "__inference__check_in_streams", "__inference__check_pair_in_streams")]
+    assert signatures and all(_called(library, name) & marked for name in signatures)
     xla_only = {name for name, f in library.items() if any(n.op == "XlaGather" for n in f.node_def)}
     clips = [name for name in library if name.startswith("__inference__check_clip_")]
     assert xla_only and clips
     for name in clips:
-        assert not _called(library, name) & xla_only, name
-    assert all(_called(library, name) & xla_only for name, f in library.items()
-               if f.attr["_XlaMustCompile"].b)
+        assert not _called(library, name) & (xla_only | marked), name
+    assert all(_called(library, name) & xla_only for name in marked)
     served = tf.saved_model.load(str(tmp_path)).signatures["serving_default"]
     compiled = {k: v.numpy() for k, v in served(**inputs).items()}
     traced = {k: v.numpy() for k, v in LivenessCheck(CFG)(**inputs).items()}

@@ -145,7 +145,7 @@ def test_every_xla_product_runs_in_full_float32():
     """A GPU may round products at precision DEFAULT to TensorFloat-32 (10-bit mantissas);
     constructing the module must turn that off, so XLA lowers every dot at HIGHEST."""
     tf.config.experimental.enable_tensor_float_32_execution(True)
-    module = LivenessCheck(SMALL, jit_compile=True, pair_batch=2)
+    module = LivenessCheck(SMALL, jit_compile=True, pair_batch=2, pair_streams=1)   # one call
     assert not tf.config.experimental.tensor_float_32_execution_enabled()
     size = SMALL.crop_size
     specs = [tf.TensorSpec([2, size, size], tf.uint8), tf.TensorSpec([2, size, size], tf.uint8),
@@ -190,19 +190,55 @@ def test_configs_the_graph_cannot_run_are_refused():
         LivenessCheck(DEFAULT.replace(eye_patch_px=64))
 
 
-def test_a_batch_in_chunks_gives_what_the_batch_at_once_gives():
-    prev, next, marks = pair_batch(SMALL.crop_size, 5, seed=21)     # 3 chunks of 2, one padded
-    at_once = LivenessCheck(SMALL, pair_chunk=None)(prev, next, marks)
-    chunked = LivenessCheck(SMALL, pair_chunk=2)(prev, next, marks)
-    assert set(chunked) == set(at_once)
-    for name, value in at_once.items():
-        assert chunked[name].shape == value.shape and chunked[name].dtype == value.dtype, name
+def _assert_same_outputs(got: dict, expected: dict) -> None:
+    assert set(got) == set(expected)
+    for name, value in expected.items():
+        assert got[name].shape == value.shape and got[name].dtype == value.dtype, name
         if value.dtype.is_floating:
             # Bit-identical where written; a CPU's matrix-product library may order a float32
             # sum differently for another batch size: a few ulps of values below 1e3.
-            np.testing.assert_allclose(chunked[name], value, atol=1e-3, err_msg=name)
+            np.testing.assert_allclose(got[name], value, atol=1e-3, err_msg=name)
         else:
-            np.testing.assert_array_equal(chunked[name], value, err_msg=name)
+            np.testing.assert_array_equal(got[name], value, err_msg=name)
+
+
+def test_a_batch_in_chunks_gives_what_the_batch_at_once_gives():
+    prev, next, marks = pair_batch(SMALL.crop_size, 5, seed=21)     # 3 chunks of 2, one padded
+    at_once = LivenessCheck(SMALL, pair_chunk=None)(prev, next, marks)
+    _assert_same_outputs(LivenessCheck(SMALL, pair_chunk=2)(prev, next, marks), at_once)
+
+
+@pytest.mark.parametrize("rows, parts", [(5, [2, 2, 2]), (6, [2, 2, 2]), (2, [1, 1, 1])])
+def test_in_streams_splits_a_batch_into_equal_parts_padded_with_zeros(rows, parts):
+    from model_graph.check import in_streams
+
+    seen = []
+
+    def check(values):
+        seen.append(values.numpy().tolist())
+        return {"twice": values * 2}
+
+    values = tf.range(1, rows + 1)
+    out = in_streams(check, [values], 3)
+    assert [len(part) for part in seen] == parts
+    assert sum(seen, [])[:rows] == list(range(1, rows + 1)) and not any(sum(seen, [])[rows:])
+    np.testing.assert_array_equal(out["twice"], 2 * np.arange(1, rows + 1))
+
+
+def test_a_batch_in_xla_streams_gives_what_one_call_gives():
+    """Under XLA a batch of at least ``pair_streams`` pairs is split into that many parts, each
+    its own compiled call (zero pairs pad the last); a smaller batch is one call."""
+    prev, next, marks = pair_batch(SMALL.crop_size, 5, seed=21)
+    one = LivenessCheck(SMALL, jit_compile=True, pair_chunk=2, pair_streams=1)
+    streams = LivenessCheck(SMALL, jit_compile=True, pair_chunk=2, pair_streams=3)
+    assert (one.pair_streams, streams.pair_streams) == (1, 3)
+    for count in (5, 2):                   # parts of 2, the last padded by one; fewer than 3
+        _assert_same_outputs(streams(prev[:count], next[:count], marks[:count]),
+                             one(prev[:count], next[:count], marks[:count]))
+    assert LivenessCheck(SMALL, pair_streams=3).pair_streams == 1      # plain TensorFlow
+    assert LivenessCheck(SMALL, jit_compile=True, pair_chunk=None, pair_streams=3).pair_streams == 1
+    with pytest.raises(ValueError, match="pair streams must be at least 1"):
+        LivenessCheck(SMALL, pair_streams=0)
 
 
 def test_the_pair_output_specs_are_what_check_pair_returns():
