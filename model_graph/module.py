@@ -188,7 +188,7 @@ class LivenessCheck(tf.Module):
         same = _same_batch(batch, *inputs[1:])
 
         def split() -> dict[str, tf.Tensor]:
-            out = in_streams(check, [fit_rows(t, batch) for t in inputs], streams)
+            out = in_streams(check, inputs, streams)
             return {k: _mask(k, v, same) for k, v in out.items()}
 
         static = inputs[0].shape[0]

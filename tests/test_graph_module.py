@@ -237,9 +237,10 @@ def test_a_batch_in_xla_streams_gives_what_one_call_gives():
                              one(prev[:count], next[:count], marks[:count]))
     # Inside the graph, inputs that disagree on the batch size give no valid pair, as in one call.
     assert np.any(streams.check_pair(prev, next, marks)["landmark_status"])
-    mismatched = streams.check_pair(prev, next, marks[:4])
-    assert mismatched["landmark_flow"].shape[0] == 5 and not np.any(mismatched["valid"])
-    assert not np.any(mismatched["landmark_status"]) and not np.any(mismatched["planar"])
+    for marks_of_another_batch in (marks[:4], np.concatenate([marks, marks[:2]])):   # 4, 7
+        mismatched = streams.check_pair(prev, next, marks_of_another_batch)
+        assert mismatched["landmark_flow"].shape[0] == 5 and not np.any(mismatched["valid"])
+        assert not np.any(mismatched["landmark_status"]) and not np.any(mismatched["planar"])
     assert LivenessCheck(SMALL, pair_streams=3).pair_streams == 1      # plain TensorFlow
     assert LivenessCheck(SMALL, jit_compile=True, pair_chunk=None, pair_streams=3).pair_streams == 1
     with pytest.raises(ValueError, match="pair streams must be at least 1"):
