@@ -140,11 +140,11 @@ def check_in_chunks(prev: tf.Tensor, next: tf.Tensor, landmarks: tf.Tensor, cfg:
 
 def in_streams(check: Callable[..., dict[str, tf.Tensor]], inputs: list[tf.Tensor],
                streams: int) -> dict[str, tf.Tensor]:
-    """``check(*inputs)`` of ``B >= 1`` rows (every input's first axis) as ``streams`` calls on
-    parts of ``ceil(B / streams)`` rows, zero rows padding the last, their outputs concatenated
-    and cut to ``B`` rows: the calls do not depend on one another, so TensorFlow runs them at
-    the same time on its inter-op threads. ``check`` maps rows to rows (each output's first
-    axis is its inputs')."""
+    """``check(*inputs)`` of ``B >= 1`` rows (the first input's first axis; every input is cut or
+    zero-padded to the parts' rows) as ``streams`` calls on parts of ``ceil(B / streams)`` rows,
+    zero rows padding the last, their outputs concatenated and cut to ``B`` rows: the calls do
+    not depend on one another, so TensorFlow runs them at the same time on its inter-op threads.
+    ``check`` maps rows to rows (each output's first axis is its inputs')."""
     batch = tf.shape(inputs[0])[0]
     size = (batch + streams - 1) // streams
     padded = [fit_rows(t, streams * size) for t in inputs]
