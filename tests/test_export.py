@@ -143,9 +143,9 @@ def _called(library: dict, name: str) -> set[str]:
 def test_xla_export_compiles_the_pair_signatures_alone(golden, tmp_path):
     """``liveness export --xla``: the pair signatures call their pair check once per part of a
     batch (``LivenessCheck(pair_streams=...)``), and that call carries XLA's must-compile mark;
-    check_clip calls nothing marked (each clip length would compile anew) and no op that only XLA runs
-    (LK's ``XlaGather``: a server without XLA must still check clips); and the served numbers
-    stay within the runtimes' stated bounds of the plain graph's."""
+    check_clip calls nothing marked (each clip length would compile anew) and no op that only
+    XLA runs (LK's ``XlaGather``: a server without XLA must still check clips); and the served
+    numbers stay within the runtimes' stated bounds of the plain graph's."""
     from tensorflow.core.protobuf import saved_model_pb2
 
     _index, inputs = golden
